@@ -1,0 +1,56 @@
+# The two set-up commands: `make run` and `make test`. Both create .venv and
+# install the project with its test extra on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# Debian packages the server and browser tests need (installed when root).
+APT_PACKAGES := apache2 apache2-dev chromium chromium-driver wrk curl
+
+.PHONY: run test lint bench system-deps servers clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(BIN)/webkit-app serve --host $(HOST) --port $(PORT)
+
+# Debian packages: installed only when root with apt; otherwise the tests that
+# need them skip with a reason (and CI=true turns a skip into a failure).
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	else echo "not root or no apt-get: server/browser tests may skip"; fi
+
+# uWSGI and mod_wsgi compile against the system (mod_wsgi needs apache2-dev).
+$(VENV)/.servers: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'uWSGI>=2.0.28'
+	if command -v apxs >/dev/null 2>&1; then $(BIN)/python -m pip install --quiet 'mod_wsgi>=5.0.1'; fi
+	touch $@
+
+servers: system-deps $(VENV)/.servers
+
+test: system-deps $(STAMP) $(VENV)/.servers
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check webkit_app tests bench
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: system-deps $(VENV)/.bench
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,46 @@
+"""webkit_app: a WebOb request/response toolkit.
+
+Handlers are plain functions ``handler(request) -> Response``; :class:`App`
+dispatches to them; middleware lives in :mod:`webkit_app.middleware`.
+"""
+
+from .app import App, RouteInfo
+from .body import UploadedFile
+from .request import Request
+from .response import (
+    ClosingIterator,
+    Response,
+    UnsafeRedirect,
+    html_response,
+    json_response,
+    redirect,
+    stream,
+    text_response,
+)
+from .routing import register_converter
+from .views import request_view
+
+__all__ = [
+    "App",
+    "ClosingIterator",
+    "Request",
+    "Response",
+    "RouteInfo",
+    "UnsafeRedirect",
+    "UploadedFile",
+    "create_app",
+    "html_response",
+    "json_response",
+    "redirect",
+    "register_converter",
+    "request_view",
+    "stream",
+    "text_response",
+]
+
+
+def create_app(config=None):  # noqa: ANN001, ANN201 - typed in webkit_app.factory
+    """Build the demo application behind its middleware stack (see :mod:`webkit_app.factory`)."""
+    from .factory import create_app as _create_app
+
+    return _create_app(config)

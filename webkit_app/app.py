@@ -1,0 +1,258 @@
+"""The dispatcher: a table of ``handler(request) -> Response`` functions as
+one WSGI application.
+
+::
+
+    app = App()
+
+    @app.route("/users/{id:int}", name="user")
+    def show_user(request):
+        return json_response({"id": request.urlvars["id"]})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote, urlencode
+
+import webob
+from webob.exc import (
+    HTTPBadRequest,
+    HTTPException,
+    HTTPInternalServerError,
+    HTTPMethodNotAllowed,
+    HTTPNotFound,
+    WSGIHTTPException,
+)
+
+from .body import DEFAULT_MAX_BODY_SIZE
+from .httperror import render_http_error
+from .request import APP_KEY, MAX_BODY_KEY, Request
+from .response import Response, check_header
+from .routing import Route, Router
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["App", "RouteInfo"]
+
+log = logging.getLogger("webkit_app")
+Handler = Callable[[Request], webob.Response]
+_ROUTING_ARGS = "wsgiorg.routing_args"
+
+
+class RouteInfo(NamedTuple):
+    """One row of :attr:`App.routes`."""
+
+    name: str | None
+    methods: tuple[str, ...]
+    pattern: str
+    handler: str
+
+
+class App:
+    """A WSGI application dispatching to handlers by path and method.
+
+    :param redirect_slashes: answer ``/users/`` with a 308 to ``/users``
+        (or the reverse) when only the other exists.
+    :param max_body_size: the largest request body handlers may read.
+    :param allowed_hosts: if given, a request whose Host is not listed gets 400.
+    """
+
+    def __init__(
+        self,
+        *,
+        redirect_slashes: bool = True,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        allowed_hosts: Iterable[str] | None = None,
+        request_class: type[Request] = Request,
+    ) -> None:
+        self.router = Router()
+        self.redirect_slashes = redirect_slashes
+        self.max_body_size = max_body_size
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts else None
+        self.request_class = request_class
+        self._names: dict[str, Route] = {}
+        self._mounts: list[tuple[str, WSGIApplication]] = []
+        self._started = False
+
+    # -- registration (start-up time) ---------------------------------------
+
+    def add_route(self, method: str | Sequence[str], pattern: str, handler: Handler,
+                  name: str | None = None) -> Route:
+        """Register ``handler`` for ``method`` (or several) on ``pattern``."""
+        if self._started:
+            raise RuntimeError(f"cannot add route {pattern!r}: the app has served requests")
+        methods = (method,) if isinstance(method, str) else tuple(method)
+        methods = tuple(dict.fromkeys(m.upper() for m in methods))
+        if not methods or not all(m.isascii() and m.isalpha() for m in methods):
+            raise ValueError(f"route {pattern!r}: invalid methods {methods!r}")
+        if not callable(handler):
+            raise TypeError(f"route {pattern!r}: handler {handler!r} is not callable")
+        if name is not None and name in self._names:
+            raise ValueError(f"route name {name!r} for {pattern!r} is already used by "
+                             f"{self._names[name].pattern!r}")
+        route = Route(pattern, methods, handler, name)
+        self.router.add(route)
+        if name is not None:
+            self._names[name] = route
+        return route
+
+    def route(self, pattern: str, methods: Sequence[str] = ("GET",),
+              name: str | None = None) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`add_route`::
+
+            @app.route("/notes", methods=["GET", "POST"], name="notes")
+            def notes(request): ...
+        """
+        def register(handler: Handler) -> Handler:
+            self.add_route(methods, pattern, handler, name)
+            return handler
+
+        return register
+
+    def mount(self, prefix: str, app: WSGIApplication) -> None:
+        """Delegate ``prefix`` and everything below it to another WSGI app,
+        with SCRIPT_NAME and PATH_INFO shifted."""
+        if self._started:
+            raise RuntimeError(f"cannot mount {prefix!r}: the app has served requests")
+        prefix = prefix.rstrip("/")
+        if not prefix.startswith("/") or "{" in prefix:
+            raise ValueError(f"mount prefix {prefix!r} must be a literal path starting with '/'")
+        if any(p == prefix for p, _ in self._mounts):
+            raise ValueError(f"mount prefix {prefix!r} is already mounted")
+        self._mounts.append((prefix, app))
+        self._mounts.sort(key=lambda m: -len(m[0]))
+
+    @property
+    def routes(self) -> list[RouteInfo]:
+        """Every route: name, methods, pattern and handler's dotted name."""
+        rows = [RouteInfo(r.name, r.methods, r.pattern, r.handler_name) for r in self.router.routes]
+        rows += [RouteInfo(None, ("*",), p + "/*", _dotted(a)) for p, a in self._mounts]
+        return rows
+
+    def url_for(self, name: str, *, _query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+                _script_name: str = "", **params: Any) -> str:
+        """Build the path of a named route, percent-encoded, after ``_script_name``."""
+        route = self._names.get(name)
+        if route is None:
+            raise KeyError(f"no route named {name!r} (known: {', '.join(sorted(self._names))})")
+        path = quote(_script_name, safe="/@:!$&'()*+,;=-._~") + route.build(params)
+        if _query:
+            path += "?" + urlencode(_query, doseq=True)
+        return path
+
+    # -- serving (request time) ---------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self._started = True
+        try:
+            resp = self._dispatch(environ)
+        except HTTPException as exc:
+            resp = exc  # type: ignore[assignment]
+        if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
+            resp = render_http_error(resp, environ)
+        return resp(environ, start_response)
+
+    def _dispatch(self, environ: WSGIEnvironment) -> Any:
+        raw = environ.get("PATH_INFO") or "/"
+        # PERF: ASCII paths (almost all) need no decoding.
+        if raw.isascii():
+            path = raw
+        else:
+            try:
+                path = raw.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                raise HTTPBadRequest("The request path is not valid UTF-8") from None
+        if self.allowed_hosts is not None:
+            self._check_host(environ)
+        if self._mounts:
+            mounted = self._find_mount(path)
+            if mounted is not None:
+                return _Mounted(*mounted)
+        found = self.router.match(path)
+        if found is None:
+            return self._not_found(environ, path)
+        endpoint, values = found
+        method = environ["REQUEST_METHOD"]
+        route = endpoint.routes.get(method)
+        if route is None:
+            return self._no_method(environ, endpoint)
+        environ[_ROUTING_ARGS] = ((), dict(zip(route.names, values)) if values else {})
+        environ[APP_KEY] = self
+        environ[MAX_BODY_KEY] = self.max_body_size
+        return self._call(route, self.request_class(environ))
+
+    def _call(self, route: Route, request: Request) -> Any:
+        resp = route.handler(request)
+        if isinstance(resp, webob.Response):
+            if resp.__class__ is not Response and not isinstance(resp, WSGIHTTPException):
+                for name, value in resp.headerlist:  # foreign responses: check once here
+                    check_header(name, value)
+            return resp
+        log.error("handler %s for %s returned %s, not a webob.Response",
+                  route.handler_name, route.pattern, type(resp).__name__)
+        return HTTPInternalServerError("The handler did not return a response")
+
+    def _check_host(self, environ: WSGIEnvironment) -> None:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.lower() not in self.allowed_hosts:  # type: ignore[operator]
+            raise HTTPBadRequest(f"Host {host[:100]!r} is not allowed")
+
+    def _find_mount(self, path: str) -> tuple[str, WSGIApplication] | None:
+        for prefix, app in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                return prefix, app
+        return None
+
+    def _not_found(self, environ: WSGIEnvironment, path: str) -> Any:
+        if self.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if self.router.match(other) is not None:
+                return _slash_redirect(environ, other)
+        return HTTPNotFound(f"No route matches {path[:200]!r}")
+
+    def _no_method(self, environ: WSGIEnvironment, endpoint: Any) -> Any:
+        method = environ["REQUEST_METHOD"]
+        if method == "OPTIONS":
+            return Response(status=200, headerlist=[("Allow", endpoint.allow),
+                                                    ("Content-Length", "0")])
+        return HTTPMethodNotAllowed(f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
+                                    headers=[("Allow", endpoint.allow)])
+
+
+def _slash_redirect(environ: WSGIEnvironment, path: str) -> Response:
+    # NOTE: 308 keeps the method and body; the location keeps SCRIPT_NAME.
+    location = quote(environ.get("SCRIPT_NAME", "") + path, safe="/@:!$&'()*+,;=-._~")
+    if environ.get("QUERY_STRING"):
+        location += "?" + environ["QUERY_STRING"]
+    resp = Response(status=308, content_type="text/plain", charset="utf-8",
+                    body=b"Permanent Redirect\n")
+    resp.headerlist.append(("Location", location))
+    return resp
+
+
+class _Mounted:
+    """Calls a mounted app with SCRIPT_NAME and PATH_INFO shifted by ``prefix``."""
+
+    __slots__ = ("prefix", "app")
+
+    def __init__(self, prefix: str, app: WSGIApplication) -> None:
+        self.prefix, self.app = prefix, app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        raw = environ.get("PATH_INFO", "")
+        # NOTE: shift the raw (latin-1) PATH_INFO by the prefix's raw length.
+        cut = len(self.prefix.encode("utf-8"))
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + raw[:cut]
+        environ["PATH_INFO"] = raw[cut:]
+        return self.app(environ, start_response)
+
+
+def _dotted(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    qual = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    return f"{module}.{qual}"

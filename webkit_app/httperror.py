@@ -1,0 +1,83 @@
+"""Rendering ``webob.exc`` HTTP errors as JSON, HTML or plain text.
+
+One place decides how a 4xx/5xx looks, for the dispatcher and the ``errors``
+middleware alike: the status line and title come from ``webob.exc``, the
+format from the request's ``Accept`` header (JSON when the client does not
+care), and every value is escaped for the format it lands in.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING
+
+from webob import Response
+from webob.acceptparse import create_accept_header
+from webob.exc import WSGIHTTPException
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["render_http_error", "negotiate", "JSON_TYPE"]
+
+JSON_TYPE = "application/json"
+_OFFERS = (JSON_TYPE, "text/html", "text/plain")
+_FORMAT_CACHE: dict[str | None, str] = {None: JSON_TYPE, "*/*": JSON_TYPE, "": JSON_TYPE}
+_SKIP_HEADERS = frozenset(("content-type", "content-length"))
+
+
+def negotiate(accept: str | None) -> str:
+    """Pick JSON, HTML or plain text for an ``Accept`` header value."""
+    fmt = _FORMAT_CACHE.get(accept)
+    if fmt is None:
+        offers = create_accept_header(accept).acceptable_offers(_OFFERS)
+        fmt = offers[0][0] if offers else JSON_TYPE
+        if len(_FORMAT_CACHE) < 256:  # PERF: clients send few distinct values
+            _FORMAT_CACHE[accept] = fmt
+    return fmt
+
+
+def error_detail(exc: WSGIHTTPException) -> str:
+    """The human-readable detail of ``exc``, without WebOb's HTML markup."""
+    detail = exc.detail if exc.detail is not None else exc.explanation
+    return " ".join(str(detail or "").split())
+
+
+def render_http_error(
+    exc: WSGIHTTPException, environ: WSGIEnvironment, extra: dict | None = None
+) -> Response:
+    """Return a response for ``exc`` in the format the client accepts.
+
+    ``extra`` adds members to the JSON body (for example ``request_id``) and
+    a line to the HTML and text bodies.
+    """
+    fmt = negotiate(environ.get("HTTP_ACCEPT"))
+    code, title, detail = exc.code, exc.title, error_detail(exc)
+    if fmt == JSON_TYPE:
+        doc = {"status": code, "title": title, "detail": detail}
+        if extra:
+            doc.update(extra)
+        body = json.dumps(doc).encode("utf-8")
+        resp = Response(body=body, status=exc.status, content_type=JSON_TYPE, charset=None)
+    elif fmt == "text/html":
+        more = "".join(
+            f"<p>{html.escape(str(k))}: {html.escape(str(v))}</p>" for k, v in (extra or {}).items()
+        )
+        page = (
+            f"<!DOCTYPE html>\n<html><head><title>{code} {html.escape(title)}</title></head>"
+            f"<body><h1>{code} {html.escape(title)}</h1><p>{html.escape(detail)}</p>{more}"
+            "</body></html>\n"
+        )
+        resp = Response(body=page.encode("utf-8"), status=exc.status,
+                        content_type="text/html", charset="utf-8")
+    else:
+        more = "".join(f"{k}: {v}\n" for k, v in (extra or {}).items())
+        text = f"{code} {title}\n\n{detail}\n{more}"
+        resp = Response(body=text.encode("utf-8"), status=exc.status,
+                        content_type="text/plain", charset="utf-8")
+    for name, value in exc.headerlist:
+        if name.lower() not in _SKIP_HEADERS:
+            resp.headerlist.append((name, value))
+    resp.vary = tuple(sorted(set(resp.vary or ()) | {"Accept"}))
+    return resp

@@ -1,0 +1,263 @@
+"""Responses: a header-checking ``webob.Response`` and helpers that build one.
+
+::
+
+    return json_response({"id": 7}, status=201, headers={"Location": "/notes/7"})
+    return redirect("/login")                     # 303, same-site paths only
+    return stream(rows(), content_type="text/csv", on_close=conn.close)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import webob
+
+try:  # PERF: orjson, when installed, encodes several times faster
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+__all__ = [
+    "Response",
+    "json_response",
+    "text_response",
+    "html_response",
+    "redirect",
+    "stream",
+    "ClosingIterator",
+    "UnsafeRedirect",
+    "check_header",
+    "dumps",
+]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+_BAD_VALUE = re.compile(r"[\r\n\x00]|[^\x00-\xff]").search
+
+
+def check_header(name: str, value: str) -> None:
+    """Raise ``ValueError`` for a header that would break or split the response."""
+    if not isinstance(name, str) or not _TOKEN(name):
+        raise ValueError(f"invalid header name {name!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"header {name} value must be str, not {type(value).__name__}")
+    if _BAD_VALUE(value):
+        raise ValueError(f"header {name} value {value!r} contains CR, LF, NUL or non-latin-1 text")
+
+
+class _HeaderList(list):
+    """The response's header list, refusing unsafe items as they are added."""
+
+    __slots__ = ()
+
+    def append(self, item: tuple[str, str]) -> None:
+        check_header(*item)
+        list.append(self, item)
+
+    def insert(self, index: Any, item: tuple[str, str]) -> None:
+        check_header(*item)
+        list.insert(self, index, item)
+
+    def extend(self, items: Iterable[tuple[str, str]]) -> None:
+        items = list(items)
+        for item in items:
+            check_header(*item)
+        list.extend(self, items)
+
+    def __iadd__(self, items: Iterable[tuple[str, str]]) -> _HeaderList:  # type: ignore[override,misc]
+        self.extend(items)
+        return self
+
+    def __setitem__(self, index: Any, item: Any) -> None:
+        for pair in item if isinstance(index, slice) else (item,):
+            check_header(*pair)
+        list.__setitem__(self, index, item)
+
+
+class Response(webob.Response):
+    """A ``webob.Response`` that refuses CR, LF, NUL and non-latin-1 headers
+    and status codes outside 100-599 when they are set."""
+
+    def _hl_get(self) -> list[tuple[str, str]]:
+        return self.__dict__["_hl"]
+
+    def _hl_set(self, value: Iterable[tuple[str, str]]) -> None:
+        if type(value) is not _HeaderList:
+            value = _HeaderList(value)
+            for item in value:
+                check_header(*item)
+        self.__dict__["_hl"] = value
+
+    # NOTE: every WebOb header setter goes through ``_headerlist``.
+    _headerlist = property(_hl_get, _hl_set)
+
+    def _status_set(self, value: Any) -> None:
+        if isinstance(value, int):
+            self.status_code = value
+            return
+        if not isinstance(value, str) or _BAD_VALUE(value):
+            raise ValueError(f"invalid status {value!r}")
+        code = value.split(" ", 1)[0]
+        if not (code.isascii() and code.isdigit() and 100 <= int(code) <= 599):
+            raise ValueError(f"status {value!r} must start with a code in 100-599")
+        webob.Response.status.fset(self, value)  # type: ignore[attr-defined]
+
+    status = property(webob.Response.status.fget, _status_set, doc=webob.Response.status.__doc__)
+
+    def _status_code_set(self, code: int) -> None:
+        if not isinstance(code, int) or not 100 <= code <= 599:
+            raise ValueError(f"status code {code!r} must be an int in 100-599")
+        from http import HTTPStatus
+
+        try:
+            reason = HTTPStatus(code).phrase
+        except ValueError:
+            reason = "Unknown"
+        self.__dict__["_status"] = f"{code} {reason}"
+
+    status_code = status_int = property(  # type: ignore[assignment]
+        webob.Response.status_code.fget, _status_code_set
+    )
+
+
+def dumps(data: Any) -> bytes:
+    """Encode ``data`` as compact UTF-8 JSON."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(data)
+        except TypeError:
+            pass  # e.g. non-str keys or big ints: json handles those
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _headers(resp: Response, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Response:
+    if headers:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        resp.headerlist.extend(items)
+    return resp
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response (``application/json``, UTF-8, Content-Length set)."""
+    body = dumps(data)
+    resp = Response(body=body, status=status, content_type="application/json", charset=None)
+    return _headers(resp, headers)
+
+
+def text_response(text: str, status: int = 200, headers: Mapping[str, str] | None = None,
+                  content_type: str = "text/plain") -> Response:
+    """A text response, encoded as UTF-8 with the charset declared."""
+    resp = Response(body=text.encode("utf-8"), status=status, content_type=content_type,
+                    charset="utf-8")
+    return _headers(resp, headers)
+
+
+def html_response(html: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """An HTML response (``text/html; charset=utf-8``). Escape what you interpolate."""
+    return text_response(html, status, headers, content_type="text/html")
+
+
+class UnsafeRedirect(ValueError):
+    """A redirect target that is neither a same-site path nor an allowed host."""
+
+
+def safe_location(location: str, allowed_hosts: Iterable[str] = ()) -> str:
+    """Return ``location`` if it is a same-site path or an allowed absolute URL."""
+    if not isinstance(location, str) or _BAD_VALUE(location) or any(
+        c.isspace() or ord(c) < 0x20 or c == "\\" for c in location
+    ):
+        raise UnsafeRedirect(f"unsafe redirect target {location!r}")
+    if location.startswith("/") and not location.startswith("//"):
+        return location
+    parts = urlsplit(location)
+    if parts.scheme in ("http", "https") and parts.hostname and parts.hostname in set(allowed_hosts):
+        return location
+    raise UnsafeRedirect(f"redirect target {location!r} is not a same-site path or an allowed host")
+
+
+def redirect(location: str, status: int = 303, *, allowed_hosts: Iterable[str] = ()) -> Response:
+    """Redirect to a same-site path (or an absolute URL on ``allowed_hosts``).
+
+    Raises :class:`UnsafeRedirect` for anything else (``//evil``,
+    ``javascript:``, ``http:evil``), so user input cannot open a redirect.
+    """
+    if not 300 <= status <= 399:
+        raise ValueError(f"redirect status {status} is not 3xx")
+    target = safe_location(location, allowed_hosts)
+    resp = Response(status=status, content_type=None, charset=None, body=b"")
+    resp.headerlist.append(("Location", target))
+    return resp
+
+
+class ClosingIterator:
+    """Wrap an iterable so ``close()`` always releases what it holds.
+
+    A generator that never started (HEAD, a client that went away) does not
+    run its ``finally`` when closed; callbacks given here always run, once.
+    """
+
+    __slots__ = ("_iterable", "_it", "_callbacks", "_closed")
+
+    def __init__(self, iterable: Iterable[bytes], *callbacks: Callable[[], Any]) -> None:
+        self._iterable = iterable
+        self._it: Iterator[bytes] | None = None
+        self._callbacks = callbacks
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._it is None:
+            self._it = iter(self._iterable)
+        return next(self._it)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._iterable, "close", None)
+            if close is not None:
+                close()
+        finally:
+            for callback in self._callbacks:
+                callback()
+
+
+def stream(iterable: Iterable[bytes | str], content_type: str = "text/plain", *,
+           status: int = 200, on_close: Callable[[], Any] | None = None,
+           headers: Mapping[str, str] | None = None) -> Response:
+    """A streamed response: chunks are sent as produced, never buffered.
+
+    ``str`` chunks are encoded as UTF-8; ``on_close`` runs when the server
+    closes the body, even if iteration never started.
+    """
+    chunks = (c.encode("utf-8") if isinstance(c, str) else c for c in iterable)
+    callbacks = (on_close,) if on_close is not None else ()
+    body = ClosingIterator(_Closing(chunks, iterable), *callbacks)
+    charset = "utf-8" if content_type.startswith("text/") else None
+    resp = Response(app_iter=body, status=status, content_type=content_type, charset=charset)
+    return _headers(resp, headers)
+
+
+class _Closing:
+    """Iterate ``chunks`` and, on close, close the original iterable too."""
+
+    __slots__ = ("chunks", "source")
+
+    def __init__(self, chunks: Iterator[bytes], source: Iterable[Any]) -> None:
+        self.chunks, self.source = chunks, source
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks
+
+    def close(self) -> None:
+        self.chunks.close()  # type: ignore[attr-defined]
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()

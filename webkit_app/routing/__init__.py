@@ -1,0 +1,17 @@
+"""Routing: templates and converters (:mod:`.template`, :mod:`.converters`)
+compiled into a static dict plus a segment trie (:mod:`.trie`)."""
+
+from .converters import Converter, get_converter, register_converter
+from .template import Param, Route, parse_template
+from .trie import Endpoint, Router
+
+__all__ = [
+    "Converter",
+    "Endpoint",
+    "Param",
+    "Route",
+    "Router",
+    "get_converter",
+    "parse_template",
+    "register_converter",
+]
