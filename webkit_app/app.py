@@ -218,8 +218,7 @@ class App:
     def _no_method(self, environ: WSGIEnvironment, endpoint: Any) -> Any:
         method = environ["REQUEST_METHOD"]
         if method == "OPTIONS":
-            return Response(status=200, headerlist=[("Allow", endpoint.allow),
-                                                    ("Content-Length", "0")])
+            return Response(status=204, headerlist=[("Allow", endpoint.allow)])
         return HTTPMethodNotAllowed(f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
                                     headers=[("Allow", endpoint.allow)])
 

@@ -1,0 +1,154 @@
+"""Response helpers and header validation."""
+
+import pytest
+from webtest import TestApp
+
+from webkit_app import (
+    App,
+    ClosingIterator,
+    Response,
+    UnsafeRedirect,
+    html_response,
+    json_response,
+    redirect,
+    stream,
+    text_response,
+)
+
+BAD_VALUES = ["a\r\nSet-Cookie: x=1", "a\nb", "a\rb", "a\x00b", "snow\u2603man"]
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+@pytest.mark.parametrize("how", ["setitem", "add", "headerlist", "append", "content_type",
+                                 "location", "init"])
+def test_unsafe_header_values_are_refused_when_set(how, value):
+    resp = Response()
+    with pytest.raises(ValueError):
+        if how == "setitem":
+            resp.headers["X-Test"] = value
+        elif how == "add":
+            resp.headers.add("X-Test", value)
+        elif how == "headerlist":
+            resp.headerlist = [("X-Test", value)]
+        elif how == "append":
+            resp.headerlist.append(("X-Test", value))
+        elif how == "content_type":
+            resp.content_type = "text/" + value
+        elif how == "location":
+            resp.location = "/" + value
+        else:
+            Response(headerlist=[("X-Test", value)])
+
+
+@pytest.mark.parametrize("name", ["X Test", "X:Test", "X\r\nTest", "", "Ünï"])
+def test_unsafe_header_names_are_refused(name):
+    with pytest.raises(ValueError):
+        Response().headers[name] = "v"
+
+
+def test_latin1_header_value_is_fine():
+    resp = Response()
+    resp.headers["X-Name"] = "caf\xe9"
+    assert resp.headers["X-Name"] == "caf\xe9"
+
+
+@pytest.mark.parametrize("code", [99, 600, 999, 0, -1])
+def test_status_code_outside_100_599_refused(code):
+    with pytest.raises(ValueError):
+        Response().status_code = code
+    with pytest.raises(ValueError):
+        Response(status=code)
+
+
+@pytest.mark.parametrize("status", ["200 OK\r\nX: y", "abc", "2000 Big", "700 Odd"])
+def test_bad_status_strings_refused(status):
+    with pytest.raises(ValueError):
+        Response().status = status
+
+
+def test_unknown_but_valid_code_gets_a_reason():
+    resp = Response()
+    resp.status_code = 299
+    assert resp.status == "299 Unknown"
+
+
+@pytest.mark.parametrize("factory,ctype,body", [
+    (lambda: json_response({"a": "é"}), "application/json", '{"a":"é"}'.encode()),
+    (lambda: text_response("é"), "text/plain; charset=utf-8", "é".encode()),
+    (lambda: html_response("<p>é</p>"), "text/html; charset=utf-8", "<p>é</p>".encode()),
+])
+def test_helpers_set_type_charset_and_length(factory, ctype, body):
+    resp = factory()
+    assert resp.headers["Content-Type"] == ctype
+    assert resp.body == body
+    assert resp.headers["Content-Length"] == str(len(body))
+
+
+def test_json_response_status_and_headers():
+    resp = json_response([1], status=201, headers={"Location": "/x/1"})
+    assert resp.status == "201 Created" and resp.headers["Location"] == "/x/1"
+
+
+def test_json_response_handles_non_str_keys():
+    assert json_response({1: "a"}).json == {"1": "a"}
+
+
+# WebOb CVE-2024-42353 and the open-redirect rows of BAD_INPUTS.md
+OPEN_REDIRECTS = ["//evil.com", "/\t/evil.com", "/\r/evil.com", "/\n/evil.com", "/ /evil.com",
+                  "/\x0b/evil.com", "/\x0c/evil.com", "https://evil.com", "javascript:alert(1)",
+                  "http:evil.com", "/\\evil.com", "\\\\evil.com", " //evil.com"]
+
+
+@pytest.mark.parametrize("target", OPEN_REDIRECTS)
+def test_cve_2024_42353_redirect_refuses_open_redirects(target):
+    with pytest.raises(UnsafeRedirect):
+        redirect(target)
+
+
+def test_redirect_same_site_and_allowed_hosts():
+    assert redirect("/next?a=1").headers["Location"] == "/next?a=1"
+    assert redirect("/x", status=302).status_int == 302
+    resp = redirect("https://docs.example.com/x", allowed_hosts=["docs.example.com"])
+    assert resp.headers["Location"] == "https://docs.example.com/x"
+    with pytest.raises(ValueError):
+        redirect("/x", status=200)
+
+
+def test_redirect_through_app_keeps_location_on_host():
+    app = App()
+    app.add_route("GET", "/go", lambda r: redirect("/target"))
+    res = TestApp(app).get("/go", status=303)
+    assert res.headers["Location"] == "http://localhost/target"
+
+
+def test_closing_iterator_runs_callbacks_once_even_unstarted():
+    calls = []
+
+    def gen():
+        try:
+            yield b"a"
+        finally:
+            calls.append("finally")
+
+    it = ClosingIterator(gen(), lambda: calls.append("cb"))
+    it.close()
+    it.close()
+    assert calls == ["cb"]
+
+
+def test_stream_encodes_str_and_closes_source():
+    closed = []
+
+    class Source:
+        def __iter__(self):
+            return iter(["a", b"b"])
+
+        def close(self):
+            closed.append(True)
+
+    resp = stream(Source(), content_type="text/csv")
+    assert list(resp.app_iter) == [b"a", b"b"]
+    resp.app_iter.close()
+    assert closed == [True]
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "Content-Length" not in resp.headers

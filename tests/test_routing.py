@@ -1,0 +1,203 @@
+"""Router tests: tables of (pattern, path, expected params)."""
+
+import uuid
+
+import pytest
+
+from webkit_app.routing import Route, Router, parse_template, register_converter
+from webkit_app.routing.converters import CONVERTERS
+
+
+def _router(*patterns, method="GET"):
+    router = Router()
+    for p in patterns:
+        router.add(Route(p, (method,), lambda r: None, name=None))
+    return router
+
+
+def assert_matches(patterns, path, expected_pattern, **params):
+    router = _router(*patterns)
+    found = router.match(path)
+    assert found is not None, f"{path} should match {expected_pattern}"
+    endpoint, values = found
+    route = endpoint.routes["GET"]
+    assert route.pattern == expected_pattern
+    assert dict(zip(route.names, values)) == params
+
+
+UID = "12345678-1234-5678-1234-567812345678"
+
+MATCHES = [
+    # patterns, path, expected pattern, params
+    (["/"], "/", "/", {}),
+    (["/users"], "/users", "/users", {}),
+    (["/users/{id}"], "/users/abc", "/users/{id}", {"id": "abc"}),
+    (["/users/{id:int}"], "/users/42", "/users/{id:int}", {"id": 42}),
+    (["/users/{id:int}"], "/users/0042", "/users/{id:int}", {"id": 42}),
+    (["/p/{x:float}"], "/p/1.5", "/p/{x:float}", {"x": 1.5}),
+    (["/p/{x:float}"], "/p/3", "/p/{x:float}", {"x": 3.0}),
+    (["/u/{u:uuid}"], "/u/" + UID, "/u/{u:uuid}", {"u": uuid.UUID(UID)}),
+    (["/f/{p:path}"], "/f/a/b/c.txt", "/f/{p:path}", {"p": "a/b/c.txt"}),
+    (["/f/{p:path}"], "/f/a", "/f/{p:path}", {"p": "a"}),
+    # literal beats placeholder
+    (["/users/{id}", "/users/me"], "/users/me", "/users/me", {}),
+    (["/users/{id}", "/users/me"], "/users/you", "/users/{id}", {"id": "you"}),
+    # specificity: int before str, whatever the registration order
+    (["/x/{s}", "/x/{n:int}"], "/x/7", "/x/{n:int}", {"n": 7}),
+    (["/x/{n:int}", "/x/{s}"], "/x/seven", "/x/{s}", {"s": "seven"}),
+    # backtracking: the literal branch fails deeper, the param branch matches
+    (["/a/b/c", "/a/{x}/d"], "/a/b/d", "/a/{x}/d", {"x": "b"}),
+    # path after a literal prefix, and a more specific sibling
+    (["/f/{p:path}", "/f/{n:int}/meta"], "/f/3/meta", "/f/{n:int}/meta", {"n": 3}),
+    (["/f/{p:path}", "/f/{n:int}/meta"], "/f/3/other", "/f/{p:path}", {"p": "3/other"}),
+    # non-ASCII literal and parameter (paths are matched decoded)
+    (["/café/{name}"], "/café/naïve", "/café/{name}", {"name": "naïve"}),
+    (["/users/"], "/users/", "/users/", {}),
+]
+
+
+@pytest.mark.parametrize("patterns,path,expected,params", MATCHES)
+def test_matches(patterns, path, expected, params):
+    assert_matches(patterns, path, expected, **params)
+
+
+NO_MATCH = [
+    (["/admin"], "/admin\n"),            # BAD_INPUTS: /admin%0a must not match /admin
+    (["/admin"], "/admin/"),
+    (["/admin"], "/ADMIN"),              # case-sensitive (flask-cors CVE-2024-6866 shape)
+    (["/users/{id:int}"], "/users/abc"),
+    (["/users/{id:int}"], "/users/-1"),
+    (["/users/{id:int}"], "/users/"),     # placeholders never match an empty segment
+    (["/users/{id:int}"], "/users/1\n"),
+    (["/users/{id}"], "/users/a/b"),
+    (["/users/{id}"], "/users//"),
+    (["/u/{u:uuid}"], "/u/not-a-uuid"),
+    (["/p/{x:float}"], "/p/1e5"),
+    (["/p/{x:float}"], "/p/nan"),
+    (["/f/{p:path}"], "/f/"),
+    (["/f/{p:path}"], "/f"),
+    (["/a b"], "/a+b"),                  # flask-cors CVE-2024-6844: '+' is not a space in paths
+]
+
+
+@pytest.mark.parametrize("patterns,path", NO_MATCH)
+def test_no_match(patterns, path):
+    assert _router(*patterns).match(path) is None
+
+
+INVALID = [
+    ("users", "must be a string starting with '/'"),
+    ("/users//x", "empty segment"),
+    ("/users/{id:nope}", "unknown converter 'nope'"),
+    ("/users/{id}/{id}", "repeats the parameter 'id'"),
+    ("/users/{id", "must be a literal or a whole"),
+    ("/file-{id}.txt", "must be a literal or a whole"),
+    ("/{p:path}/x", "must be the last segment"),
+    ("/a\nb", "must be a literal or a whole"),
+    ("/a?b", "must be a literal or a whole"),
+]
+
+
+@pytest.mark.parametrize("pattern,message", INVALID)
+def test_invalid_pattern_raises_naming_it(pattern, message):
+    with pytest.raises(ValueError) as info:
+        parse_template(pattern)
+    assert message in str(info.value)
+    assert repr(pattern) in str(info.value)
+
+
+CONFLICTS = [
+    ("/users/{id:int}", "/users/{uid:int}"),
+    ("/users", "/users"),
+    ("/f/{a:path}", "/f/{b:path}"),
+]
+
+
+@pytest.mark.parametrize("first,second", CONFLICTS)
+def test_conflicting_route_raises_naming_both(first, second):
+    router = _router(first)
+    with pytest.raises(ValueError) as info:
+        router.add(Route(second, ("GET",), lambda r: None))
+    assert first in str(info.value) and second in str(info.value)
+
+
+def test_same_shape_different_methods_share_an_endpoint():
+    router = Router()
+    router.add(Route("/n/{id:int}", ("GET",), lambda r: "get"))
+    router.add(Route("/n/{nid:int}", ("DELETE",), lambda r: "delete"))
+    endpoint, values = router.match("/n/5")
+    assert endpoint.routes["GET"].names == ("id",)
+    assert endpoint.routes["DELETE"].names == ("nid",)
+    assert endpoint.allow == "DELETE, GET, HEAD, OPTIONS"
+    assert values == [5]
+
+
+def test_custom_converter_regex_to_python_and_to_url():
+    name = "slug_test"
+    CONVERTERS.pop(name, None)
+    register_converter(name, r"[a-z0-9]+(?:-[a-z0-9]+)*", str.upper, str.lower)
+    try:
+        router = _router("/posts/{s:slug_test}")
+        endpoint, values = router.match("/posts/hello-world")
+        assert values == ["HELLO-WORLD"]
+        assert router.match("/posts/Hello_World") is None
+        route = endpoint.routes["GET"]
+        assert route.build({"s": "NEW-POST"}) == "/posts/new-post"
+        with pytest.raises(ValueError):
+            register_converter(name, r".*")
+    finally:
+        CONVERTERS.pop(name, None)
+
+
+def test_custom_converter_rejecting_in_to_python_falls_through():
+    name = "even_test"
+    CONVERTERS.pop(name, None)
+
+    def even(text):
+        if int(text) % 2:
+            raise ValueError(text)
+        return int(text)
+
+    register_converter(name, r"[0-9]+", even, str)
+    try:
+        router = _router("/n/{x:even_test}", "/n/{y}")
+        assert router.match("/n/4")[1] == [4]
+        endpoint, values = router.match("/n/5")
+        assert endpoint.routes["GET"].pattern == "/n/{y}" and values == ["5"]
+    finally:
+        CONVERTERS.pop(name, None)
+
+
+BUILD = [
+    ("/users/{id:int}", {"id": 7}, "/users/7"),
+    ("/f/{p:path}", {"p": "a b/c?d"}, "/f/a%20b/c%3Fd"),
+    ("/s/{name}", {"name": "a/b"}, "/s/a%2Fb"),
+    ("/s/{name}", {"name": "é"}, "/s/%C3%A9"),
+    ("/p/{x:float}", {"x": 1.5}, "/p/1.5"),
+    ("/café", {}, "/caf%C3%A9"),
+]
+
+
+@pytest.mark.parametrize("pattern,params,path", BUILD)
+def test_build(pattern, params, path):
+    assert Route(pattern, ("GET",), lambda r: None).build(params) == path
+
+
+@pytest.mark.parametrize("params,error", [
+    ({}, KeyError),
+    ({"id": 1, "x": 2}, KeyError),
+    ({"id": "abc"}, ValueError),
+    ({"id": -3}, ValueError),
+])
+def test_build_rejects_bad_params(params, error):
+    with pytest.raises(error):
+        Route("/users/{id:int}", ("GET",), lambda r: None).build(params)
+
+
+def test_many_routes_are_in_the_trie_not_scanned():
+    router = _router(*[f"/r{i}/{{x}}" for i in range(2000)])
+    endpoint, values = router.match("/r1999/abc")
+    assert endpoint.routes["GET"].pattern == "/r1999/{x}" and values == ["abc"]
+    # one literal child per route prefix, held in a dict
+    assert len(router.root.children) == 2000
+    assert isinstance(router.root.children, dict)
