@@ -268,3 +268,12 @@ def test_head_closes_unstarted_stream():
     app.add_route("GET", "/s", lambda r: stream(gen(), on_close=lambda: released.append("cb")))
     TestApp(app).head("/s")
     assert released == ["cb"]  # the generator never started; the callback still ran
+
+
+@pytest.mark.parametrize("raw_uri,status", [("/a%zz", 400), ("/a%2", 400), ("/a%25zz", 200)])
+def test_invalid_percent_escape_left_by_the_server_is_400(raw_uri, status):
+    app = App()
+    app.add_route("GET", "/{name}", lambda r: text_response(r.urlvars["name"]))
+    res = TestApp(app).get("/a%25zz", extra_environ={"RAW_URI": raw_uri}, status=status)
+    if status == 200:
+        assert res.text == "a%zz"

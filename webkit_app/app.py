@@ -13,6 +13,7 @@ one WSGI application.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode
@@ -41,6 +42,7 @@ __all__ = ["App", "RouteInfo"]
 log = logging.getLogger("webkit_app")
 Handler = Callable[[Request], webob.Response]
 _ROUTING_ARGS = "wsgiorg.routing_args"
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 
 
 class RouteInfo(NamedTuple):
@@ -166,6 +168,8 @@ class App:
                 path = raw.encode("latin-1").decode("utf-8")
             except UnicodeError:
                 raise HTTPBadRequest("The request path is not valid UTF-8") from None
+        if "%" in path:  # NOTE: rare; a server left an invalid escape undecoded
+            _check_raw_uri(environ)
         if self.allowed_hosts is not None:
             self._check_host(environ)
         if self._mounts:
@@ -221,6 +225,12 @@ class App:
             return Response(status=204, headerlist=[("Allow", endpoint.allow)])
         return HTTPMethodNotAllowed(f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
                                     headers=[("Allow", endpoint.allow)])
+
+
+def _check_raw_uri(environ: WSGIEnvironment) -> None:
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if _BAD_PERCENT(raw.split("?", 1)[0]):
+        raise HTTPBadRequest("Invalid percent-encoding in the request path")
 
 
 def _slash_redirect(environ: WSGIEnvironment, path: str) -> Response:
