@@ -1,0 +1,87 @@
+"""WSGI middleware, one module per concern, and :func:`stack` to compose them.
+
+Each middleware is called as ``middleware(app, **config)`` and returns a WSGI
+app; none buffers a streamed body, and all forward ``close()``. A stack reads
+top-down in the order a request passes through it::
+
+    from webkit_app.middleware import access_log, basic_auth, cors, errors, request_id, stack
+
+    application = stack(
+        app,
+        request_id,                                   # outermost: ids every log record
+        access_log,                                   # sees the final status, 500s included
+        (cors, {"allow_origins": ("https://app.example.com",)}),
+        errors,                                       # errors below get CORS headers
+        (basic_auth, {"users": users, "protect": ("/admin",)}),
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+from .access_log import AccessLog, access_log
+from .basic_auth import BasicAuth, basic_auth, hash_password
+from .cors import CORS, cors
+from .errors import ErrorMiddleware, errors
+from .request_id import ENVIRON_KEY, RequestId, RequestIdFilter, get_request_id, request_id
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = [
+    "CORS",
+    "ENVIRON_KEY",
+    "AccessLog",
+    "BasicAuth",
+    "ErrorMiddleware",
+    "Layer",
+    "RequestId",
+    "RequestIdFilter",
+    "access_log",
+    "basic_auth",
+    "compose",
+    "cors",
+    "errors",
+    "get_request_id",
+    "hash_password",
+    "request_id",
+    "stack",
+]
+
+Layer = Union[Callable[..., Any], tuple[Callable[..., Any], Mapping[str, Any]]]
+
+
+def _as_pair(layer: Layer) -> tuple[Callable[..., Any], Mapping[str, Any]]:
+    if isinstance(layer, tuple):
+        if len(layer) != 2 or not callable(layer[0]) or not isinstance(layer[1], Mapping):
+            raise TypeError(f"a layer pair is (middleware, kwargs), got {layer!r}")
+        return layer[0], layer[1]
+    if not callable(layer):
+        raise TypeError(f"a layer is a middleware or a (middleware, kwargs) pair: {layer!r}")
+    return layer, {}
+
+
+def compose(*layers: Layer) -> Callable[[WSGIApplication], WSGIApplication]:
+    """Return a function wrapping an app in ``layers``, the first one outermost::
+
+        wrap = compose(request_id, access_log, (errors, {"debug": True}))
+        application = wrap(app)
+    """
+    pairs = [_as_pair(layer) for layer in layers]
+
+    def wrap(app: WSGIApplication) -> WSGIApplication:
+        for middleware, kwargs in reversed(pairs):
+            app = middleware(app, **kwargs)
+        return app
+
+    return wrap
+
+
+def stack(app: WSGIApplication, *layers: Layer) -> WSGIApplication:
+    """Wrap ``app`` in ``layers``, listed top-down in the order requests pass::
+
+        application = stack(app, request_id, access_log, errors)
+    """
+    return compose(*layers)(app)

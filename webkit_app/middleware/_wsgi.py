@@ -1,0 +1,156 @@
+"""WSGI plumbing shared by the middleware modules (private).
+
+Option coercion for ini strings, the WSGI form of configured paths, header
+edits that never duplicate a header, a log-safe request target, and the
+``app_iter`` proxy every iterating middleware builds on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = [
+    "MASK",
+    "SECRET_WORDS",
+    "IterProxy",
+    "as_bool",
+    "as_tuple",
+    "mask_params",
+    "merge_vary",
+    "request_target",
+    "rewrite_headers",
+    "wsgi_str",
+]
+
+_SPLIT = re.compile(r"[,\s]+")
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off", ""))
+# NOTE: the path is already percent-decoded by the server; re-encoding it gives
+# an ASCII-only, log-injection-proof target ("/%FF", "/admin%0A").
+_PATH_SAFE = "/:@!$&'()*+,;="
+_QUERY_SAFE = "/?:@!$&'()*+,;=%"
+SECRET_WORDS = r"auth|cookie|secret|passw|token|key|session|credential|signature|csrf"
+# ``name=value`` pairs (query strings, URIs) whose name looks secret.
+_SECRET_PARAM = re.compile(rf"((?:{SECRET_WORDS})[^&=\s]*=)[^&\s]*", re.IGNORECASE)
+MASK = "********"
+
+
+def as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Coerce ``None``, a comma/whitespace separated string or an iterable to a tuple."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(item for item in _SPLIT.split(value) if item)
+    return tuple(value)
+
+
+def as_bool(value: Any) -> bool:
+    """Coerce an ini string (``true``/``false``, ``on``/``off``, ``1``/``0``) or a bool."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    return bool(value)
+
+
+def wsgi_str(text: str) -> str:
+    """Return ``text`` in the form WSGI uses for ``PATH_INFO``: UTF-8 bytes as latin-1."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def merge_vary(values: Iterable[str], *names: str) -> str:
+    """Merge ``Vary`` header values and ``names`` into one value, without duplicates."""
+    tokens: list[str] = []
+    seen: set[str] = set()
+    for value in (*values, *names):
+        for token in value.split(","):
+            token = token.strip()
+            if token and token.lower() not in seen:
+                seen.add(token.lower())
+                tokens.append(token)
+    return "*" if "*" in seen else ", ".join(tokens)
+
+
+def rewrite_headers(
+    headers: Iterable[tuple[str, str]],
+    drop: frozenset[str] = frozenset(),
+    vary: tuple[str, ...] = (),
+    add: Iterable[tuple[str, str]] = (),
+) -> list[tuple[str, str]]:
+    """Return ``headers`` minus the (lower-case) names in ``drop``, plus ``add``.
+
+    With ``vary``, every ``Vary`` header is merged into one that includes it.
+    A header set by ``add`` should be in ``drop``, so it is never duplicated.
+    """
+    out: list[tuple[str, str]] = []
+    varies: list[str] = []
+    for name, value in headers:
+        lower = name.lower()
+        if vary and lower == "vary":
+            varies.append(value)
+        elif lower not in drop:
+            out.append((name, value))
+    if vary:
+        out.append(("Vary", merge_vary(varies, *vary)))
+    out.extend(add)
+    return out
+
+
+def mask_params(text: str) -> str:
+    """Mask the values of ``name=value`` pairs whose name looks secret (``token=``)."""
+    return _SECRET_PARAM.sub(rf"\g<1>{MASK}", text)
+
+
+def request_target(environ: WSGIEnvironment, query: bool = True) -> str:
+    """The request path (and query) as printable ASCII, from the raw environ.
+
+    Never decodes as UTF-8, so a path like ``/%ff`` cannot raise here; query
+    values named like secrets (``password=``, ``token=``) are masked.
+    """
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    target = quote(path.encode("latin-1", "backslashreplace"), safe=_PATH_SAFE)
+    query = query and environ.get("QUERY_STRING")
+    if query:
+        query = quote(query.encode("latin-1", "backslashreplace"), safe=_QUERY_SAFE)
+        target += "?" + mask_params(query)
+    return target
+
+
+class IterProxy:
+    """An ``app_iter`` proxy that forwards ``close()`` to the wrapped iterable once.
+
+    Subclasses override :meth:`__next__` to observe chunks; nothing is ever
+    buffered, so a streamed body stays streamed.
+    """
+
+    __slots__ = ("_iterable", "_it")
+
+    def __init__(self, iterable: Iterable[bytes]) -> None:
+        self._iterable: Iterable[bytes] | None = iterable
+        try:
+            self._it: Iterator[bytes] = iter(iterable)
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> IterProxy:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._it)
+
+    def close(self) -> None:
+        """Close the wrapped iterable (PEP 3333), at most once."""
+        iterable, self._iterable = self._iterable, None
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()

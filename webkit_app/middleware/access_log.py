@@ -1,0 +1,183 @@
+"""``access_log``: one record per request, written when the body is done.
+
+The record is written on the ``webkit_app.access`` logger at INFO when the
+body iterator is exhausted, fails or is closed, so duration and bytes cover a
+streamed body. The message is the Apache combined format followed by the
+duration in milliseconds and the request id::
+
+    127.0.0.1 - alice [23/Nov/2025:21:40:00 +0000] "GET /notes?page=2 HTTP/1.1" 200 512 "-" "curl/8.5" 3.217 4f1c...
+
+and the record carries ``extra`` fields for JSON formatters: ``method``,
+``path``, ``status``, ``bytes``, ``duration_ms``, ``request_id`` and
+``remote_user``. Everything is read from the raw environ and escaped, so a
+path that is not UTF-8 or holds a newline is logged, not crashed on. The
+``Authorization`` header, cookies and the body are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Callable
+
+from webob.dec import wsgify
+
+from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str
+from .request_id import ENVIRON_KEY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from webob import Request
+
+__all__ = ["AccessLog", "access_log"]
+
+_FORMAT = '%s - %s [%s] "%s %s %s" %d %d "%s" "%s" %.3f %s'
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Anything but printable ASCII, and the quote and backslash, is written \xhh
+# (as Apache does), so a header cannot forge or break a log line.
+_UNSAFE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
+def _hex(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _field(value: str | None) -> str:
+    """A log-safe version of an environ value; ``-`` when absent or empty."""
+    return _UNSAFE.sub(_hex, value) if value else "-"
+
+
+def _clf_time(wall: float) -> str:
+    tm = time.localtime(wall)
+    return time.strftime(f"%d/{_MONTHS[tm.tm_mon - 1]}/%Y:%H:%M:%S %z", tm)
+
+
+class _Entry:
+    """The state of one request until its record is written."""
+
+    __slots__ = ("_emit", "environ", "wall", "start", "status", "nbytes", "_server_start",
+                 "_write", "_done")
+
+    def __init__(self, emit: Callable[[_Entry], None], environ: WSGIEnvironment,
+                 start_response: StartResponse) -> None:
+        self._emit = emit
+        self.environ = environ
+        self.wall = time.time()
+        self.start = time.perf_counter()
+        self.status = 0
+        self.nbytes = 0
+        self._server_start = start_response
+        self._write: Callable[[bytes], object] | None = None
+        self._done = False
+
+    def start_response(self, status, headers, exc_info=None):  # noqa: ANN001, ANN201
+        # NOTE: a later call (an error handler replacing the headers) wins.
+        self.status = int(status[:3])
+        self._write = self._server_start(status, headers, exc_info)
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        self.nbytes += len(data)
+        self._write(data)  # type: ignore[misc]
+
+    def finish(self, failed: bool = False) -> None:
+        """Write the record once; a failure before any byte counts as a 500."""
+        if self._done:
+            return
+        self._done = True
+        if (failed and not self.nbytes) or not self.status:
+            self.status = 500
+        self._emit(self)
+
+
+class _LoggedIter(IterProxy):
+    """Count the body's bytes and write the record when it is done."""
+
+    __slots__ = ("_entry",)
+
+    def __init__(self, iterable: Iterable[bytes], entry: _Entry) -> None:
+        self._entry = entry
+        super().__init__(iterable)
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._it)
+        except StopIteration:
+            self._entry.finish()
+            raise
+        except BaseException:
+            self._entry.finish(failed=True)
+            raise
+        self._entry.nbytes += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._entry.finish()
+
+
+class AccessLog:
+    """Middleware writing one access-log record per request::
+
+        app = access_log(app, logger="webkit_app.access", exclude_paths=("/healthz",))
+
+    ``logger`` is a logger name or a :class:`logging.Logger`; ``exclude_paths``
+    are exact paths (``PATH_INFO``) that are not logged, such as health probes.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        logger: str | logging.Logger = "webkit_app.access",
+        exclude_paths: Iterable[str] | str = (),
+    ) -> None:
+        self.app = app
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        # PERF: a frozenset of paths in their WSGI (latin-1) form: one lookup.
+        self.exclude_paths = frozenset(wsgi_str(p) for p in as_tuple(exclude_paths))
+
+    @wsgify
+    def __call__(self, req: Request) -> WSGIApplication:
+        if req.environ.get("PATH_INFO", "") in self.exclude_paths:
+            return self.app
+        return self._respond
+
+    def _respond(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        entry = _Entry(self._emit, environ, start_response)
+        try:
+            app_iter = self.app(environ, entry.start_response)
+        except BaseException:
+            entry.finish(failed=True)
+            raise
+        return _LoggedIter(app_iter, entry)
+
+    def _emit(self, entry: _Entry) -> None:
+        logger = self.logger
+        # PERF: nothing is formatted when access logging is switched off.
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        environ = entry.environ
+        duration = (time.perf_counter() - entry.start) * 1000.0
+        method = _field(environ.get("REQUEST_METHOD"))
+        target = request_target(environ)
+        user = _field(environ.get("REMOTE_USER"))
+        rid = _field(environ.get(ENVIRON_KEY))
+        extra = {
+            "method": method, "path": request_target(environ, query=False),
+            "status": entry.status, "bytes": entry.nbytes, "duration_ms": round(duration, 3),
+            "request_id": None if rid == "-" else rid, "remote_user": None if user == "-" else user,
+        }
+        logger.info(
+            _FORMAT, _field(environ.get("REMOTE_ADDR")), user, _clf_time(entry.wall), method,
+            target, _field(environ.get("SERVER_PROTOCOL")), entry.status, entry.nbytes,
+            _field(environ.get("HTTP_REFERER")), _field(environ.get("HTTP_USER_AGENT")),
+            duration, rid, extra=extra,
+        )
+
+
+access_log = AccessLog

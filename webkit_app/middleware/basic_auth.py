@@ -1,0 +1,294 @@
+"""``basic_auth``: HTTP Basic authentication (RFC 7617) against password hashes.
+
+Users come from a mapping of user name to password hash, from an htpasswd
+file, or both. Hashes are self-describing strings:
+
+* ``scrypt:N:r:p$salt$hex`` and ``pbkdf2:sha256:iterations$salt$hex``, made by
+  :func:`hash_password` (the same format as Werkzeug's
+  ``generate_password_hash``, so its hashes work too);
+* bcrypt ``$2a$``/``$2b$``/``$2y$`` (``htpasswd -B``), checked by ``bcrypt``;
+* ``{SHA}`` (``htpasswd -s``): unsalted SHA-1, accepted for old files only.
+
+A missing, malformed or wrong ``Authorization`` header answers 401 with a
+``WWW-Authenticate`` challenge, never 500. On success ``REMOTE_USER`` and
+``AUTH_TYPE`` are set, and the response gets ``Vary: Authorization`` and,
+unless the app chose its own, ``Cache-Control: private`` (Flask
+CVE-2023-30861: a shared cache must not serve one user's page to another).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Callable
+
+import bcrypt
+from webob.dec import wsgify
+from webob.exc import HTTPUnauthorized
+
+from ..httperror import render_http_error
+from ._wsgi import as_tuple, rewrite_headers, wsgi_str
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from webob import Request
+
+__all__ = ["BasicAuth", "basic_auth", "check_password", "hash_password", "load_htpasswd"]
+
+Checker = Callable[[bytes], bool]
+_DEFAULT_SCRYPT = (2**15, 8, 1)
+_DEFAULT_PBKDF2 = ("sha256", 600_000)
+_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+_CACHE_SIZE = 1024
+
+
+def _scrypt(password: bytes, salt: str, n: int, r: int, p: int) -> bytes:
+    # NOTE: OpenSSL's default memory cap (32 MiB) is too small for n=2**15, r=8.
+    return hashlib.scrypt(password, salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p)
+
+
+def _params(method: str) -> tuple[str, tuple]:
+    """Parse ``scrypt[:N:r:p]`` or ``pbkdf2[:hash:iterations]``, with sane bounds."""
+    kind, *args = method.split(":")
+    if kind == "scrypt":
+        n, r, p = map(int, args) if args else _DEFAULT_SCRYPT
+        if n < 2 or n & (n - 1) or n > 2**20 or not 0 < r <= 32 or not 0 < p <= 16:
+            raise ValueError(f"unsafe scrypt parameters: {method!r}")
+        return kind, (n, r, p)
+    if kind == "pbkdf2":
+        name, iterations = (args[0], int(args[1])) if args else _DEFAULT_PBKDF2
+        if name not in hashlib.algorithms_guaranteed or not 0 < iterations <= 10_000_000:
+            raise ValueError(f"unsupported pbkdf2 parameters: {method!r}")
+        return kind, (name, iterations)
+    raise ValueError(f"unknown password hash method: {method!r}")
+
+
+def _digest(kind: str, params: tuple, password: bytes, salt: str) -> bytes:
+    if kind == "scrypt":
+        return _scrypt(password, salt, *params)
+    name, iterations = params
+    return hashlib.pbkdf2_hmac(name, password, salt.encode(), iterations)
+
+
+def hash_password(password: str, method: str = "scrypt") -> str:
+    """Hash ``password`` for a ``users`` mapping or an htpasswd line.
+
+    ``method`` is ``scrypt`` (default), ``pbkdf2`` or either with parameters
+    (``scrypt:16384:8:1``, ``pbkdf2:sha256:600000``)::
+
+        users = {"alice": hash_password("correct horse battery staple")}
+    """
+    kind, params = _params(method)
+    salt = secrets.token_urlsafe(12)
+    digest = _digest(kind, params, password.encode("utf-8"), salt).hex()
+    return f"{kind}:{':'.join(map(str, params))}${salt}${digest}"
+
+
+def _bcrypt_checker(stored: str) -> Checker:
+    encoded = stored.encode("ascii")
+    bcrypt.checkpw(b"", encoded)  # fails now, at start-up, on a malformed hash
+
+    def check(password: bytes) -> bool:
+        # NOTE: bcrypt uses 72 bytes; Apache truncates and bcrypt>=5 raises.
+        return bcrypt.checkpw(password[:72], encoded)
+
+    return check
+
+
+def _sha_checker(stored: str) -> Checker:
+    expected = base64.b64decode(stored[5:], validate=True)
+    if len(expected) != 20:
+        raise ValueError("malformed {SHA} hash")
+    return lambda password: hmac.compare_digest(hashlib.sha1(password).digest(), expected)
+
+
+def make_checker(stored: str) -> Checker:
+    """Compile a stored hash into a function ``check(password_bytes) -> bool``."""
+    if stored.startswith(_BCRYPT_PREFIXES):
+        return _bcrypt_checker(stored)
+    if stored.startswith("{SHA}"):
+        return _sha_checker(stored)
+    method, salt, hexdigest = stored.split("$") if stored.count("$") == 2 else ("", "", "")
+    if not method:
+        raise ValueError("not a recognised password hash; make one with hash_password()")
+    kind, params = _params(method)
+    expected = bytes.fromhex(hexdigest)
+    return lambda password: hmac.compare_digest(_digest(kind, params, password, salt), expected)
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Return whether ``password`` matches the ``stored`` hash (constant-time)."""
+    return make_checker(stored)(password.encode("utf-8"))
+
+
+def load_htpasswd(path: str) -> dict[str, str]:
+    """Read ``user:hash`` lines from an htpasswd file (blank and ``#`` lines skipped)."""
+    users: dict[str, str] = {}
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, stored = line.partition(":")
+            if not sep or not user:
+                raise ValueError(f"{path}:{number}: expected user:hash")
+            users[user] = stored
+    return users
+
+
+@functools.cache
+def _dummy_checker() -> Checker:
+    """A checker for unknown users, so they cost as much as known ones."""
+    return make_checker(hash_password(secrets.token_hex(16)))
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """Return ``(user, password)`` from a Basic ``Authorization`` value, or ``None``.
+
+    Malformed base64, missing colon and non-UTF-8 credentials give ``None``.
+    """
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip().encode("ascii"), validate=True)
+        user, sep, password = raw.decode("utf-8").partition(":")
+    except (binascii.Error, ValueError):  # UnicodeError is a ValueError
+        return None
+    return (user, password) if sep else None
+
+
+def _challenge(realm: str) -> str:
+    if re.search(r"[\x00-\x1f\x7f]", realm) or not realm.isascii():
+        raise ValueError(f"realm must be printable ASCII: {realm!r}")
+    quoted = realm.replace("\\", "\\\\").replace('"', '\\"')
+    return f'Basic realm="{quoted}", charset="UTF-8"'
+
+
+def _prefixes(paths: Iterable[str]) -> tuple[str, ...]:
+    return tuple(wsgi_str(p.rstrip("/")) for p in as_tuple(paths))
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or below one (segment-wise)."""
+    for prefix in prefixes:
+        if not prefix or path == prefix or path.startswith(prefix + "/"):
+            return True
+    return False
+
+
+def _normalize(path: str) -> str:
+    """Resolve ``//``, ``.`` and ``..`` segments, as a lenient router might."""
+    if "//" not in path and "/." not in path:  # PERF: the common case
+        return path
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+class BasicAuth:
+    """Middleware requiring HTTP Basic credentials under ``protect`` but not ``exempt``::
+
+        app = basic_auth(app, users={"admin": hash_password("s3cret")},
+                         protect=("/admin",), exempt=("/admin/health",))
+
+    ``users`` maps user names to hashes; ``htpasswd`` is a file path; paths are
+    prefixes matched segment-wise (``/admin`` covers ``/admin/x``, not ``/administrator``).
+    """
+
+    # NOTE: the package re-exports this class under the module's name, so
+    # ``webkit_app.middleware.basic_auth.hash_password`` resolves on the class.
+    hash_password = staticmethod(hash_password)
+    check_password = staticmethod(check_password)
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        users: Mapping[str, str] | None = None,
+        htpasswd: str | None = None,
+        realm: str = "Restricted",
+        protect: Iterable[str] | str = ("/",),
+        exempt: Iterable[str] | str = (),
+    ) -> None:
+        entries = dict(load_htpasswd(htpasswd)) if htpasswd else {}
+        entries.update(users or {})
+        if not entries:
+            raise ValueError("basic_auth needs users or an htpasswd file")
+        if any(":" in user for user in entries):
+            raise ValueError("a Basic auth user name cannot contain ':'")
+        self.app = app
+        self.realm = realm
+        # Setup time: hashes compiled, paths converted, the challenge quoted.
+        self._users = {user: make_checker(stored) for user, stored in entries.items()}
+        self._challenge = _challenge(realm)
+        self._protect, self._exempt = _prefixes(protect), _prefixes(exempt)
+        self._cache_key = secrets.token_bytes(32)
+        self._verified: dict[tuple[str, bytes], bool] = {}
+        _dummy_checker()
+
+    def needs_auth(self, path: str) -> bool:
+        """Whether the WSGI ``path`` is protected; ambiguous paths count as protected."""
+        norm = _normalize(path)
+        if not (_under(path, self._protect) or _under(norm, self._protect)):
+            return False
+        return not (_under(path, self._exempt) and _under(norm, self._exempt))
+
+    def verify(self, user: str, password: str) -> bool:
+        """Check both the user and the password, in time independent of which is wrong."""
+        secret = password.encode("utf-8")
+        # PERF: a slow hash per request would cap an authenticated client at a
+        # few requests a second; successes are remembered under a keyed HMAC.
+        key = (user, hmac.digest(self._cache_key, secret, "sha256"))
+        if key in self._verified:
+            return True
+        check = self._users.get(user)
+        ok = (check or _dummy_checker())(secret) and check is not None
+        if ok:
+            if len(self._verified) >= _CACHE_SIZE:
+                self._verified.clear()
+            self._verified[key] = True
+        return ok
+
+    @wsgify
+    def __call__(self, req: Request) -> WSGIApplication:
+        environ = req.environ
+        if not self.needs_auth(environ.get("PATH_INFO", "")):
+            return self.app
+        credentials = parse_basic(environ.get("HTTP_AUTHORIZATION"))
+        if credentials is None or not self.verify(*credentials):
+            exc = HTTPUnauthorized(headers=[("WWW-Authenticate", self._challenge)])
+            return render_http_error(exc, environ)
+        environ["REMOTE_USER"] = credentials[0]
+        environ["AUTH_TYPE"] = "Basic"
+        return partial(_private, self.app)
+
+
+def _private(
+    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Call ``app``, marking its response as varying by user and not shareable."""
+
+    def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+        out = rewrite_headers(headers, vary=("Authorization",))
+        if not any(name.lower() == "cache-control" for name, _ in out):
+            out.append(("Cache-Control", "private"))
+        return start_response(status, out, exc_info)
+
+    return app(environ, start)
+
+
+basic_auth = BasicAuth

@@ -1,0 +1,205 @@
+"""``errors``: turn what the app raises into a response, or end it as PEP 3333 says.
+
+* A ``webob.exc`` HTTP exception (raised by the app or while its body is
+  iterated) is rendered by :func:`webkit_app.httperror.render_http_error`:
+  JSON, HTML or plain text by ``Accept``, as the dispatcher renders it.
+* Any other exception is logged with its traceback on the ``webkit_app``
+  logger and answered with a generic 500 naming the request id; with
+  ``debug=True``, with an HTML page showing the traceback and the environ,
+  every value escaped and secrets masked. The page is never interactive.
+* Once the first body byte has gone, the status cannot change: the error is
+  logged and re-raised with its traceback, so the server closes the connection.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Callable
+
+from webob.dec import wsgify
+from webob.exc import HTTPInternalServerError, WSGIHTTPException
+
+from ..httperror import render_http_error
+from ._wsgi import MASK, SECRET_WORDS, IterProxy, as_bool, mask_params, request_target
+from .request_id import ensure_request_id
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from webob import Request, Response
+
+__all__ = ["ErrorMiddleware", "debug_response", "errors"]
+
+logger = logging.getLogger("webkit_app")
+_GENERIC = "The server encountered an unexpected condition and could not complete the request."
+_SECRET_NAME = re.compile(SECRET_WORDS, re.IGNORECASE)
+_SIMPLE = (str, bytes, int, float, bool, type(None))
+_DEBUG_HEADERS = [
+    ("Cache-Control", "no-store"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+    ("X-Content-Type-Options", "nosniff"),
+]
+_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>500 {title}</title>
+<style>body{{font-family:sans-serif;margin:2em}}pre{{background:#f4f4f4;padding:1em;\
+overflow:auto}}th{{text-align:left;vertical-align:top;padding-right:1em}}\
+td{{font-family:monospace;word-break:break-all}}</style></head>
+<body><h1>{title}</h1>
+<p><code>{method} {target}</code>, request id <code>{rid}</code>.
+Debug mode is on: never enable it in production.</p>
+<h2>Traceback</h2><pre>{traceback}</pre>
+<h2>Environ</h2><table>
+{rows}</table></body></html>
+"""
+
+
+def _safe_str(obj: object) -> str:
+    try:
+        return str(obj)
+    except Exception:  # a broken __str__ must not break the error page
+        return f"<unprintable {type(obj).__name__}>"
+
+
+def _display(key: str, value: Any) -> str:
+    """An environ value for the debug page: secrets masked, objects by type only."""
+    if _SECRET_NAME.search(key):
+        return MASK
+    if isinstance(value, str):
+        return mask_params(value)
+    if isinstance(value, _SIMPLE) or (
+        isinstance(value, tuple) and all(isinstance(v, _SIMPLE) for v in value)
+    ):
+        return repr(value)
+    # NOTE: no repr() of objects: a config object's repr may carry its secrets.
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def debug_response(exc: BaseException, environ: WSGIEnvironment, rid: str) -> Response:
+    """The debug page for ``exc``: HTML, every value escaped, no script, no console."""
+    esc = html.escape
+    rows = "".join(
+        f"<tr><th>{esc(str(key))}</th><td>{esc(_display(str(key), value))}</td></tr>\n"
+        for key, value in sorted(environ.items(), key=lambda item: str(item[0]))
+    )
+    page = _PAGE.format(
+        title=esc(f"{type(exc).__qualname__}: {_safe_str(exc)}"),
+        method=esc(str(environ.get("REQUEST_METHOD", ""))),
+        target=esc(request_target(environ)),
+        rid=esc(rid),
+        traceback=esc("".join(traceback.format_exception(exc))),
+        rows=rows,
+    )
+    return HTTPInternalServerError(body=page.encode("utf-8"), content_type="text/html",
+                                   charset="utf-8", headers=list(_DEBUG_HEADERS))
+
+
+class _Call:
+    """One request's progress: whether headers were set and the body started."""
+
+    __slots__ = ("_mw", "environ", "_start", "_write", "called", "started")
+
+    def __init__(self, mw: ErrorMiddleware, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> None:
+        self._mw, self.environ, self._start = mw, environ, start_response
+        self._write: Callable[[bytes], object] | None = None
+        self.called = self.started = False
+
+    def start_response(self, status, headers, exc_info=None):  # noqa: ANN001, ANN201
+        self.called = True
+        self._write = self._start(status, headers, exc_info)
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.started = True
+        self._write(data)  # type: ignore[misc]
+
+    def recover(self, exc: Exception) -> Iterable[bytes] | None:
+        """Start the error response for ``exc``; ``None`` once the body has started."""
+        if self.started:
+            rid = ensure_request_id(self.environ)
+            logger.error("Error after the response started, closing it (request id %s): %s %s",
+                         rid, self.environ.get("REQUEST_METHOD"), request_target(self.environ),
+                         exc_info=exc, extra={"request_id": rid})
+            return None
+        resp = self._mw.error_response(exc, self.environ)
+        # NOTE: exc_info lets a server replace headers the app already set.
+        exc_info = (type(exc), exc, exc.__traceback__) if self.called else None
+        start = self._start
+        return resp(self.environ, lambda status, headers: start(status, headers, exc_info))
+
+
+class _GuardedIter(IterProxy):
+    """The app's body; an error before its first byte becomes the error response."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, iterable: Iterable[bytes], call: _Call) -> None:
+        self._call = call
+        super().__init__(iterable)
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._it)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            body = self._call.recover(exc)
+            if body is None:
+                raise
+            self._replace(body)
+            return next(self._it, b"")
+        if chunk:
+            self._call.started = True
+        return chunk
+
+    def _replace(self, body: Iterable[bytes]) -> None:
+        try:
+            IterProxy.close(self)
+        except Exception:
+            logger.exception("Error closing a failed response body")
+        self._iterable, self._it = body, iter(body)
+
+
+class ErrorMiddleware:
+    """Middleware answering errors cleanly; ``debug=True`` shows a traceback page::
+
+        app = errors(app, debug=False)
+    """
+
+    def __init__(self, app: WSGIApplication, debug: bool | str = False) -> None:
+        self.app = app
+        self.debug = as_bool(debug)
+
+    @wsgify
+    def __call__(self, req: Request) -> WSGIApplication:
+        return self._respond
+
+    def _respond(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        call = _Call(self, environ, start_response)
+        try:
+            return _GuardedIter(self.app(environ, call.start_response), call)
+        except Exception as exc:
+            body = call.recover(exc)
+            if body is None:
+                raise
+            return body
+
+    def error_response(self, exc: Exception, environ: WSGIEnvironment) -> Response:
+        """The response for ``exc`` (logged unless it is an HTTP exception)."""
+        if isinstance(exc, WSGIHTTPException):
+            return render_http_error(exc, environ)
+        rid = ensure_request_id(environ)
+        logger.error("Unhandled exception (request id %s): %s %s", rid,
+                     environ.get("REQUEST_METHOD"), request_target(environ),
+                     exc_info=exc, extra={"request_id": rid})
+        if self.debug:
+            return debug_response(exc, environ, rid)
+        exc_500 = HTTPInternalServerError(detail=_GENERIC)
+        return render_http_error(exc_500, environ, {"request_id": rid})
+
+
+errors = ErrorMiddleware

@@ -1,0 +1,153 @@
+"""``request_id``: one id per request, in the environ, the response and every log record.
+
+An incoming ``X-Request-ID`` is reused when it is short and made of safe
+characters (a proxy or load balancer set it); otherwise a random one is made.
+The id is stored in ``environ["webkit_app.request_id"]`` (:data:`ENVIRON_KEY`),
+sent back in the same header, and visible to :class:`RequestIdFilter` while
+the app runs and while its body is iterated.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from contextvars import ContextVar
+from functools import partial
+from typing import TYPE_CHECKING
+
+from webob.dec import wsgify
+
+from ._wsgi import IterProxy, rewrite_headers
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from webob import Request
+
+__all__ = [
+    "ENVIRON_KEY",
+    "RequestId",
+    "RequestIdFilter",
+    "current_request_id",
+    "ensure_request_id",
+    "get_request_id",
+    "new_request_id",
+    "request_id",
+]
+
+ENVIRON_KEY = "webkit_app.request_id"
+# NOTE: an incoming id lands in logs and response headers: short, ASCII, no
+# spaces, quotes or control characters.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._~:+/=@-]{1,128}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+_current: ContextVar[str | None] = ContextVar("webkit_app.request_id", default=None)
+
+
+def new_request_id() -> str:
+    """Return a fresh random request id (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+def get_request_id(environ: WSGIEnvironment) -> str | None:
+    """Return the id :class:`RequestId` stored in ``environ``, or ``None``."""
+    return environ.get(ENVIRON_KEY)
+
+
+def ensure_request_id(environ: WSGIEnvironment) -> str:
+    """Return the request's id, making and storing one if no middleware did."""
+    rid = environ.get(ENVIRON_KEY)
+    if rid is None:
+        rid = environ[ENVIRON_KEY] = new_request_id()
+    return rid
+
+
+def current_request_id() -> str | None:
+    """Return the id of the request being handled in this context, or ``None``."""
+    return _current.get()
+
+
+class RequestIdFilter(logging.Filter):
+    """Set ``record.request_id`` on every record (``default`` outside a request).
+
+    Attach it to a handler, so records propagated from any logger get it::
+
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter("%(request_id)s %(message)s"))
+    """
+
+    def __init__(self, name: str = "", default: str = "-") -> None:
+        super().__init__(name)
+        self.default = default
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = _current.get() or self.default
+        return True
+
+
+class _ContextIter(IterProxy):
+    """Iterate and close the body inside the request's logging context."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, iterable: Iterable[bytes], ctx: contextvars.Context) -> None:
+        self._ctx = ctx
+        ctx.run(IterProxy.__init__, self, iterable)
+
+    def __next__(self) -> bytes:
+        return self._ctx.run(next, self._it)
+
+    def close(self) -> None:
+        self._ctx.run(IterProxy.close, self)
+
+
+class RequestId:
+    """Middleware giving each request an id, reusing a safe incoming one::
+
+        app = request_id(app, header="X-Request-ID")
+    """
+
+    # NOTE: the package re-exports this class under the module's own name, so
+    # ``webkit_app.middleware.request_id.X`` resolves on the class: mirror the
+    # module's public names here to keep dotted paths (logging config) working.
+    ENVIRON_KEY = ENVIRON_KEY
+    RequestIdFilter = RequestIdFilter
+    get_request_id = staticmethod(get_request_id)
+    current_request_id = staticmethod(current_request_id)
+
+    def __init__(self, app: WSGIApplication, header: str = "X-Request-ID") -> None:
+        if not _HEADER_NAME.fullmatch(header):
+            raise ValueError(f"not a header name: {header!r}")
+        self.app = app
+        self.header = header
+        self._drop = frozenset((header.lower(),))
+        # PERF: the environ key is computed once, not per request.
+        self._environ_key = "HTTP_" + header.upper().replace("-", "_")
+
+    @wsgify
+    def __call__(self, req: Request) -> WSGIApplication:
+        environ = req.environ
+        rid = environ.get(self._environ_key)
+        if rid is None or _SAFE_ID.fullmatch(rid) is None:
+            rid = new_request_id()
+        environ[ENVIRON_KEY] = rid
+        return partial(self._respond, rid)
+
+    def _respond(
+        self, rid: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        # NOTE: a copied context instead of set()/reset(): the body is iterated
+        # after this call returns, possibly with other requests in between.
+        ctx = contextvars.copy_context()
+        ctx.run(_current.set, rid)
+        drop, add = self._drop, ((self.header, rid),)
+
+        def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+            return start_response(status, rewrite_headers(headers, drop, add=add), exc_info)
+
+        return _ContextIter(ctx.run(self.app, environ, start), ctx)
+
+
+request_id = RequestId
