@@ -124,12 +124,18 @@ def make_checker(stored: str) -> Checker:
 
 
 def check_password(password: str, stored: str) -> bool:
-    """Return whether ``password`` matches the ``stored`` hash (constant-time)."""
+    """Return whether ``password`` matches the ``stored`` hash (constant-time)::
+
+        assert check_password("s3cret", hash_password("s3cret"))
+    """
     return make_checker(stored)(password.encode("utf-8"))
 
 
 def load_htpasswd(path: str) -> dict[str, str]:
-    """Read ``user:hash`` lines from an htpasswd file (blank and ``#`` lines skipped)."""
+    """Read ``user:hash`` lines from an htpasswd file (blank and ``#`` lines skipped)::
+
+        users = load_htpasswd("/etc/webkit_app/htpasswd")  # {"admin": "$2y$05$..."}
+    """
     users: dict[str, str] = {}
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
