@@ -1,0 +1,438 @@
+"""Typed settings, read once at start-up from the environment or ini settings.
+
+Every setting has an environment variable (``PORT``) and an ini key (``port``,
+optionally prefixed ``webkit_app.``). Values are checked when the
+:class:`Config` is built; a bad one raises :class:`ConfigError` naming the
+variable, the value and what is expected, so a misconfigured server refuses
+to start instead of failing on the first request::
+
+    config = Config.from_environ(os.environ)
+    config = Config.from_settings(settings, environ=os.environ)  # environment wins
+    configure_logging(config)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import logging.config
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Config", "ConfigError", "configure_logging", "SETTINGS_PREFIX", "MASK"]
+
+SETTINGS_PREFIX = "webkit_app."
+ENVIRONMENT, SETTINGS, DEFAULT = "environment", "settings", "default"
+MASK = "********"
+MIN_SECRET_LENGTH = 32
+# NOTE: values seen in tutorials, templates and this project's own seed;
+# a production server started with one of them would sign with a public key.
+KNOWN_SECRETS = frozenset(
+    "secret secret-key secret_key changeme change-me change_me please-change-me dev "
+    "development default insecure test password not-a-secret dev-secret-key webkit_app "
+    "webkit-app".split())
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message says which, its value and what to set."""
+
+
+# -- value checks: each takes a string (or an already typed value) and returns
+# the typed value, or raises ValueError("expected ...") -------------------------
+
+Coerce = Callable[[Any], Any]
+MIB = 1024 * 1024
+SQLITE_PREFIX = "sqlite:///"
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off"))
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_SIZE = re.compile(r"([0-9]+)\s*([a-z]*)").fullmatch
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+").fullmatch
+_BIND = re.compile(r"[A-Za-z0-9.:_\-\[\]]+").fullmatch
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_HOSTNAME = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])"
+_HOST = re.compile(_HOSTNAME).fullmatch
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://" + _HOSTNAME + r"(?::[0-9]{1,5})?").fullmatch
+_USER = re.compile(r"[^\s:]{1,255}").fullmatch
+
+
+def _printable(value: Any) -> Any:
+    """``value`` as the user would have written it, cut to 200 characters."""
+    value = ", ".join(value) if isinstance(value, tuple) else value
+    return value[:200] if isinstance(value, str) else value
+
+
+def _as_boolean(value: Any) -> bool:
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if isinstance(value, bool):
+        return value
+    raise ValueError("expected a boolean: 1/0, true/false, yes/no or on/off")
+
+
+def _as_integer(lo: int, hi: int) -> Coerce:
+    def coerce(value: Any) -> int:
+        if isinstance(value, str):  # NOTE: int() would also take '+3', '1_0', '٣'
+            value = value.strip()
+            value = int(value) if value.isascii() and value.isdigit() else None
+        if type(value) is int and lo <= value <= hi:
+            return value
+        raise ValueError(f"expected an integer {lo}-{hi}")
+    return coerce
+
+
+def _as_seconds(hi: float) -> Coerce:
+    def coerce(value: Any) -> float:
+        if isinstance(value, str):
+            value = float(value.strip()) if _DECIMAL(value.strip()) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= hi:
+            return float(value)  # NOTE: NaN fails the comparison above
+        raise ValueError(f"expected a number of seconds, more than 0 and at most {hi:g}")
+    return coerce
+
+
+def _as_size(lo: int) -> Coerce:
+    def coerce(value: Any) -> int:
+        if isinstance(value, str):
+            m = _SIZE(value.strip().lower())
+            unit = _UNITS.get(m.group(2)) if m else None
+            value = int(m.group(1)) * unit if m and unit else None
+        if type(value) is int and lo <= value <= 2**50:
+            return value
+        raise ValueError(f"expected a size of at least {lo} bytes: digits, optionally with a "
+                         "unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024)")
+    return coerce
+
+
+def _matching(test: Callable[[str], Any], expected: str,
+              normal: Callable[[str], str] = str.strip) -> Coerce:
+    def coerce(value: Any) -> str:
+        if isinstance(value, str) and test(normal(value)):
+            return normal(value)
+        raise ValueError(expected)
+    return coerce
+
+
+_as_log_level = _matching(_LEVELS.__contains__, f"expected one of {', '.join(_LEVELS)}",
+                          lambda v: v.strip().upper())
+_as_text = _matching(str.isprintable, "expected printable text", str)
+_as_bind_host = _matching(_BIND, "expected an address to listen on, like 127.0.0.1, 0.0.0.0 or ::")
+
+
+def _as_database_url(value: Any) -> str:
+    path = value[len(SQLITE_PREFIX):] if isinstance(value, str) else ""
+    if not isinstance(value, str) or not value.startswith(SQLITE_PREFIX) or not path \
+            or path == ":memory:" or "?" in path or not path.isprintable():
+        raise ValueError("expected sqlite:///relative/path or sqlite:////absolute/path "
+                         "(a file: an in-memory database is not shared by pool connections)")
+    path = os.path.abspath(path)
+    if not os.path.isdir(os.path.dirname(path)) or os.path.isdir(path):
+        raise ValueError(f"expected a database file in an existing folder ({path})")
+    return SQLITE_PREFIX + path
+
+
+def _as_optional_file(value: Any) -> Path | None:
+    path = Path(os.path.abspath(value)) if isinstance(value, str | Path) else None
+    if value is not None and (path is None or not path.is_file()):
+        raise ValueError(f"expected an existing file ({path} is not one)")
+    return path
+
+
+def _as_directory(value: Any) -> Path:
+    path = Path(os.path.abspath(value)) if isinstance(value, str | Path) else None
+    if path is None or (path.exists() and not path.is_dir()):  # NOTE: missing: 404s
+        raise ValueError("expected a folder")
+    return path
+
+
+def _as_items(value: Any) -> tuple[str, ...]:
+    """Split ``'a, b c'`` on commas and whitespace; tuples and lists pass."""
+    if isinstance(value, str):
+        return tuple(v for v in re.split(r"[\s,]+", value.strip()) if v)
+    if isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("expected a comma-separated list")
+
+
+def _each(check: Callable[[str], bool], expected: str, lower: bool = False) -> Coerce:
+    def coerce(value: Any) -> tuple[str, ...]:
+        values = _as_items(value)
+        values = tuple(v.lower() for v in values) if lower and isinstance(value, str) else values
+        bad = [v for v in values if not check(v)]
+        if bad:
+            raise ValueError(f"expected {expected} ({bad[0][:100]!r} is not)")
+        return values
+    return coerce
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+_as_host_names = _each(lambda v: bool(_HOST(v)), "host names without port, like example.com",
+                       lower=True)
+_origin_list = _each(lambda v: v in ("*", "null") or bool(_ORIGIN(v)),
+                     "exact origins like https://app.example.com: lower-case scheme and "
+                     "host, optional port, no path or trailing slash")
+
+
+def _as_origins(value: Any) -> tuple[str, ...]:
+    values = _origin_list(value)
+    if "*" in values and len(values) > 1:
+        raise ValueError("expected either '*' alone or a list of origins")
+    return values
+
+
+_as_networks = _each(_is_network, "IP addresses or networks, like 10.0.0.1 or 10.0.0.0/8")
+_as_user_names = _each(lambda v: bool(_USER(v)), "user names (no spaces or colons)")
+
+
+def setting(default: Any, coerce: Coerce, env: str, *aliases: str, doc: str = "",
+            keys: tuple[str, ...] = (), secret: bool = False, factory: Any = None) -> Any:
+    """Declare a :class:`Config` field with its variable names and its check."""
+    meta = {"coerce": coerce, "env": (env, *aliases), "keys": keys, "doc": doc, "secret": secret}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta, repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
+
+
+def _default_database() -> str:
+    return SQLITE_PREFIX + os.path.abspath("webkit_app.sqlite3")
+
+
+def _default_files_dir() -> Path:
+    return Path(os.path.abspath("files"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The application's settings: frozen, typed, checked when built.
+
+    ::
+
+        config = Config.from_environ({"PORT": "8080", "DEBUG": "1"})
+        config.port                 # 8080
+        config.sources["port"]      # 'environment'
+        print(config.describe())    # every setting, secrets masked
+
+    Built directly, values are checked the same way:
+    ``Config(debug=True, port=8080)``.
+    """
+
+    debug: bool = setting(False, _as_boolean, "DEBUG", doc="debug pages, /environ; no secret")
+    host: str = setting("127.0.0.1", _as_bind_host, "HOST", doc="address to listen on")
+    port: int = setting(8000, _as_integer(1, 65535), "PORT", doc="TCP port to listen on")
+    workers: int = setting(2, _as_integer(1, 1024), "WORKERS", "WEB_CONCURRENCY",
+                           doc="worker processes")
+    log_level: str = setting("INFO", _as_log_level, "LOG_LEVEL", doc="level of the app loggers")
+    log_health_checks: bool = setting(True, _as_boolean, "LOG_HEALTH_CHECKS",
+                                      doc="access-log /health requests")
+    database_url: str = setting(None, _as_database_url, "DATABASE_URL", factory=_default_database,
+                                doc="sqlite:///relative or sqlite:////absolute")
+    secret_key: str = setting("", _as_text, "SECRET_KEY", secret=True,
+                              doc="signing key; required unless DEBUG")
+    cors_origins: tuple[str, ...] = setting((), _as_origins, "CORS_ORIGINS",
+                                            doc="exact origins allowed by CORS, or *")
+    cors_allow_credentials: bool = setting(False, _as_boolean, "CORS_ALLOW_CREDENTIALS",
+                                           doc="send Access-Control-Allow-Credentials")
+    htpasswd: Path | None = setting(None, _as_optional_file, "HTPASSWD", "AUTH_USERS_FILE",
+                                    keys=("auth_users_file",), doc="Basic-auth users of /admin")
+    admin_users: tuple[str, ...] = setting((), _as_user_names, "ADMIN_USERS",
+                                           doc="users allowed on /admin; empty: all")
+    max_body_size: int = setting(MIB * 10, _as_size(1), "MAX_BODY_SIZE",
+                                 doc="largest request body")
+    pool_size: int = setting(10, _as_integer(1, 1000), "POOL_SIZE",
+                             doc="most database connections per process")
+    pool_timeout: float = setting(30.0, _as_seconds(3600), "POOL_TIMEOUT",
+                                  doc="wait for a free connection before 503")
+    health_timeout: float = setting(2.0, _as_seconds(60), "HEALTH_TIMEOUT",
+                                    doc="time limit of each health check")
+    health_disk_min_bytes: int = setting(100 * MIB, _as_size(0), "HEALTH_DISK_MIN_BYTES",
+                                         doc="free disk below this fails readiness")
+    files_dir: Path = setting(None, _as_directory, "FILES_DIR", factory=_default_files_dir,
+                              doc="folder served by /download/{name}")
+    allowed_hosts: tuple[str, ...] = setting((), _as_host_names, "ALLOWED_HOSTS",
+                                             doc="accepted Host names; empty: any")
+    trusted_proxies: tuple[str, ...] = setting((), _as_networks, "TRUSTED_PROXIES",
+                                               doc="proxies whose X-Forwarded-* are believed")
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    names: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # NOTE: frozen, so normalised values (tuples, absolute paths) go in
+        # through object.__setattr__, the documented way for __post_init__.
+        for f in _settings():
+            try:
+                value = f.metadata["coerce"](getattr(self, f.name))
+            except ValueError as exc:
+                raise ConfigError(self._problem(f, str(exc))) from None
+            object.__setattr__(self, f.name, value)
+        sources = {f.name: self.sources.get(f.name, DEFAULT) for f in _settings()}
+        object.__setattr__(self, "sources", MappingProxyType(sources))
+        object.__setattr__(self, "names", MappingProxyType(dict(self.names)))
+        self._check_together()
+
+    # -- building -------------------------------------------------------------
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Config:
+        """Build from environment variables; empty values count as unset."""
+        return cls._build({}, environ)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any],
+                      environ: Mapping[str, str] | None = None) -> Config:
+        """Build from PasteDeploy/Pyramid settings (``port`` or ``webkit_app.port``).
+
+        A ``webkit_app.``-prefixed key wins over the bare one; an unknown
+        prefixed key is a :class:`ConfigError` (a typo would otherwise be
+        ignored). When ``environ`` is given, its variables win over the ini.
+        """
+        return cls._build(settings, environ or {})
+
+    @classmethod
+    def _build(cls, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
+        _reject_unknown(settings)
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        names: dict[str, str] = {}
+        for f in _settings():
+            for source, name, value in (_from_settings(f, settings), _from_environ(f, environ)):
+                if name is not None:
+                    values[f.name], sources[f.name], names[f.name] = value, source, name
+        return cls(**values, sources=sources, names=names)
+
+    # -- reading ----------------------------------------------------------------
+
+    @property
+    def database_path(self) -> str:
+        """The SQLite file of :attr:`database_url`, an absolute path."""
+        return self.database_url[len(SQLITE_PREFIX):]
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain values, secrets replaced by ``********``."""
+        out: dict[str, Any] = {}
+        for f in _settings():
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value:
+                value = MASK
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+    def describe(self) -> str:
+        """One line per setting: ``name = value  (source NAME)``, secrets masked."""
+        lines = []
+        for name, value in self.masked().items():
+            shown = ", ".join(value) if isinstance(value, tuple) else value
+            where = self.sources[name]
+            if where != DEFAULT:
+                where += " " + self.names.get(name, "")
+            lines.append(f"{name:24} = {shown!s:40}  ({where.strip()})")
+        return "\n".join(lines)
+
+    # -- checks -----------------------------------------------------------------
+
+    def _problem(self, f: Any, expected: str, shown: str | None = None) -> str:
+        name = self.names.get(f.name) or f.metadata["env"][0]
+        if shown is None:
+            value = getattr(self, f.name)
+            shown = MASK if f.metadata["secret"] and value else repr(_printable(value))
+        return f"{name}={shown}: {expected}"
+
+    def _check_together(self) -> None:
+        by_name = {f.name: f for f in _settings()}
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ConfigError(self._problem(
+                by_name["cors_origins"],
+                "expected a list of origins: '*' cannot be combined with "
+                "CORS_ALLOW_CREDENTIALS (the Fetch standard forbids it)"))
+        if self.debug:
+            return
+        key, f = self.secret_key, by_name["secret_key"]
+        hint = (f"set a random value of at least {MIN_SECRET_LENGTH} characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))', or DEBUG=1")
+        if not key:
+            raise ConfigError(f"{self.names.get('secret_key', 'SECRET_KEY')} is missing and "
+                              f"DEBUG is off: {hint}")
+        if key.strip().lower() in KNOWN_SECRETS:
+            raise ConfigError(self._problem(f, f"a well-known default, refused with DEBUG off: "
+                                               f"{hint}", shown=repr(key)))
+        if len(key) < MIN_SECRET_LENGTH or len(set(key)) < 8:
+            raise ConfigError(self._problem(
+                f, f"{len(key)} characters, too short or too simple with DEBUG off: {hint}"))
+
+
+def _settings() -> tuple[Any, ...]:
+    return tuple(f for f in fields(Config) if "coerce" in f.metadata)
+
+
+def _from_environ(f: Any, environ: Mapping[str, str]) -> tuple[str, str | None, Any]:
+    for name in f.metadata["env"]:
+        value = environ.get(name)
+        if value is not None and value.strip():
+            return ENVIRONMENT, name, value
+    return ENVIRONMENT, None, None
+
+
+def _from_settings(f: Any, settings: Mapping[str, Any]) -> tuple[str, str | None, Any]:
+    for key in (f.name, *f.metadata["keys"]):
+        for name in (SETTINGS_PREFIX + key, key):  # NOTE: the prefixed key wins
+            value = settings.get(name)
+            if value is not None and (not isinstance(value, str) or value.strip()):
+                return SETTINGS, name, value
+    return SETTINGS, None, None
+
+
+def _reject_unknown(settings: Mapping[str, Any]) -> None:
+    known = {k for f in _settings() for k in (f.name, *f.metadata["keys"])}
+    for key in settings:
+        if key.startswith(SETTINGS_PREFIX) and key[len(SETTINGS_PREFIX):] not in known:
+            raise ConfigError(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
+
+
+# -- logging --------------------------------------------------------------------
+
+_HANDLER_NAME = "webkit_app.default"
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+
+
+def configure_logging(config: Config) -> None:
+    """Apply ``LOG_LEVEL`` to the ``webkit_app`` and ``webkit_app.access`` loggers.
+
+    Only levels change (an *incremental* ``dictConfig``): the host
+    application's handlers, root logger and other loggers are left as they
+    are. When no handler at all would receive the records (a bare server
+    without logging set up), one stderr handler is added to ``webkit_app``,
+    once::
+
+        configure_logging(Config.from_environ(os.environ))
+    """
+    # NOTE: a non-incremental dictConfig closes every existing handler
+    # (logging.config._clearExistingHandlers), which would break host apps.
+    logging.config.dictConfig({
+        "version": 1,
+        "incremental": True,
+        "disable_existing_loggers": False,
+        "loggers": {
+            "webkit_app": {"level": config.log_level},
+            "webkit_app.access": {"level": config.log_level},
+        },
+    })
+    logger = logging.getLogger("webkit_app")
+    if not logger.hasHandlers():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_HANDLER_NAME)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
