@@ -1,7 +1,12 @@
-"""The demo application: the guide's examples as real endpoints.
+"""The demo application: the guide's examples and the production pieces as endpoints.
 
-``make_demo(config)`` returns a plain :class:`~webkit_app.App`;
-:func:`webkit_app.create_app` wraps it in the middleware stack.
+``make_demo(config)`` returns a plain :class:`~webkit_app.App` (routes only);
+:func:`webkit_app.create_app` wraps it in the middleware stack. Building it
+opens nothing: the notes store's pool connects, and creates its schema, on
+the first request of each process::
+
+    app = make_demo(Config.from_environ(os.environ))
+    app = make_demo(config, store=NotesStore(path))   # tests: inspect the store
 """
 
 from __future__ import annotations
@@ -10,13 +15,43 @@ from typing import Any
 
 from ..app import App
 from . import views
+from .admin import AdminViews
+from .environ import show_environ
+from .files import Downloads
+from .health import register_health
+from .notes import NotesAPI
+from .store import NotesStore
 
-__all__ = ["make_demo"]
+__all__ = ["make_demo", "make_store"]
 
 
-def make_demo(config: Any = None) -> App:
-    """Build the demo :class:`App` (routes only, no middleware)."""
-    max_body = getattr(config, "max_body_size", None)
-    app = App(max_body_size=max_body) if max_body else App()
+def make_store(config: Any) -> NotesStore:
+    """The notes store ``config`` describes (nothing is opened yet)."""
+    return NotesStore(config.database_path, pool_size=config.pool_size,
+                      pool_timeout=config.pool_timeout)
+
+
+def make_demo(config: Any = None, *, store: NotesStore | None = None) -> App:
+    """Build the demo :class:`App` (routes only, no middleware).
+
+    Without a ``config`` only the stateless endpoints are registered. With
+    one: the notes API, the health checks, ``/download``, ``/admin`` when
+    Basic-auth users are configured, ``/environ`` when ``debug`` is on.
+    """
+    if config is None:
+        app = App()
+        views.register(app)
+        return app
+    app = App(max_body_size=config.max_body_size, allowed_hosts=config.allowed_hosts or None)
     views.register(app)
+    store = store if store is not None else make_store(config)
+    NotesAPI(store).register(app)
+    register_health(app, config, store.pool)
+    app.add_route("GET", "/download/{name:path}", Downloads(str(config.files_dir)).download,
+                  name="download")
+    if config.htpasswd:
+        AdminViews(store.pool).register(app)
+    if config.debug:
+        # NOTE: not registered at all otherwise, so production answers 404.
+        app.add_route("GET", "/environ", show_environ, name="environ")
     return app

@@ -1,0 +1,38 @@
+"""The demo's health endpoints, built on :mod:`webkit_app.health`.
+
+=================  ==========================================================
+``/health/live``   200 ``{"status": "pass"}`` while the process answers
+``/health/ready``  the database (``SELECT 1`` through the pool, short checkout
+                   timeout) and the free disk under the database; 503 on a fail
+``/health``        the same document as ``/health/ready``
+=================  ==========================================================
+
+All answer ``application/health+json`` with ``Cache-Control: no-store``, and
+are outside ``/admin``, so Basic auth never applies to them::
+
+    checks = register_health(app, config, store.pool)
+    checks.add("queue:depth", my_check)     # before the first request
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..app import App
+from ..health import HealthChecks, default_checks, live
+from ..pool import ConnectionPool
+
+__all__ = ["register_health", "HEALTH_PATHS"]
+
+#: the paths registered here (left out of the access log when configured)
+HEALTH_PATHS = ("/health", "/health/live", "/health/ready")
+
+
+def register_health(app: App, config: Any, pool: ConnectionPool,
+                    version: str | None = None) -> HealthChecks:
+    """Add the three health routes to ``app``; return the checks to extend."""
+    checks = default_checks(config, pool, version=version)
+    app.add_route("GET", "/health/live", live, name="health_live")
+    app.add_route("GET", "/health/ready", checks.handler, name="health_ready")
+    app.add_route("GET", "/health", checks.handler, name="health")
+    return checks
