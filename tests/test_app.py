@@ -277,3 +277,22 @@ def test_invalid_percent_escape_left_by_the_server_is_400(raw_uri, status):
     res = TestApp(app).get("/a%25zz", extra_environ={"RAW_URI": raw_uri}, status=status)
     if status == 200:
         assert res.text == "a%zz"
+
+
+def test_pool_timeout_in_a_handler_is_503_with_retry_after():
+    import sqlite3
+
+    from webkit_app.pool import ConnectionPool
+
+    pool = ConnectionPool(lambda: sqlite3.connect(":memory:", check_same_thread=False),
+                          max_size=1, timeout=0.05)
+    app = App()
+
+    def handler(request):
+        with pool.connection(), pool.connection():  # the second checkout cannot succeed
+            return text_response("unreachable")
+
+    app.add_route("GET", "/db", handler)
+    res = TestApp(app).get("/db", status=503)
+    assert res.headers["Retry-After"] == "1"
+    assert res.json["status"] == 503 and "try again" in res.json["detail"]

@@ -6,6 +6,9 @@ dispatches to them; middleware lives in :mod:`webkit_app.middleware`.
 
 from .app import App, RouteInfo
 from .body import UploadedFile
+from .config import Config, ConfigError
+from .health import HealthChecks
+from .pool import ConnectionPool, PoolClosed, PoolTimeout
 from .request import Request
 from .response import (
     ClosingIterator,
@@ -23,6 +26,12 @@ from .views import request_view
 __all__ = [
     "App",
     "ClosingIterator",
+    "Config",
+    "ConfigError",
+    "ConnectionPool",
+    "HealthChecks",
+    "PoolClosed",
+    "PoolTimeout",
     "Request",
     "Response",
     "RouteInfo",

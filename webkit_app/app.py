@@ -25,11 +25,13 @@ from webob.exc import (
     HTTPInternalServerError,
     HTTPMethodNotAllowed,
     HTTPNotFound,
+    HTTPServiceUnavailable,
     WSGIHTTPException,
 )
 
 from .body import DEFAULT_MAX_BODY_SIZE
 from .httperror import render_http_error
+from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_header
 from .routing import Route, Router
@@ -154,6 +156,11 @@ class App:
             resp = self._dispatch(environ)
         except HTTPException as exc:
             resp = exc  # type: ignore[assignment]
+        except PoolTimeout as exc:
+            log.warning("%s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc)
+            resp = HTTPServiceUnavailable(  # type: ignore[assignment]
+                "No database connection is free; try again shortly",
+                headers=[("Retry-After", str(exc.retry_after))])
         if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
             resp = render_http_error(resp, environ)
         return resp(environ, start_response)
@@ -235,7 +242,9 @@ def _check_raw_uri(environ: WSGIEnvironment) -> None:
 
 def _slash_redirect(environ: WSGIEnvironment, path: str) -> Response:
     # NOTE: 308 keeps the method and body; the location keeps SCRIPT_NAME.
-    location = quote(environ.get("SCRIPT_NAME", "") + path, safe="/@:!$&'()*+,;=-._~")
+    # NOTE: SCRIPT_NAME is raw (latin-1 str of the URL's bytes), ``path`` decoded text.
+    location = quote(environ.get("SCRIPT_NAME", "").encode("latin-1") + path.encode("utf-8"),
+                     safe="/@:!$&'()*+,;=-._~")
     if environ.get("QUERY_STRING"):
         location += "?" + environ["QUERY_STRING"]
     resp = Response(status=308, content_type="text/plain", charset="utf-8",
