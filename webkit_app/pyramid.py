@@ -1,0 +1,351 @@
+"""Toolkit handlers as Pyramid views: ``config.include("webkit_app.pyramid")``.
+
+The include adds two directives::
+
+    from pyramid.config import Configurator
+
+    def main(global_config, **settings):
+        config = Configurator(settings=settings)
+        config.include("webkit_app.pyramid")
+        config.add_webkit_routes(kit, prefix="/api")   # every route of an App
+        config.add_webkit_error_views()                # optional: toolkit-style errors
+        return config.make_wsgi_app()
+
+:func:`add_webkit_routes` registers each route of an :class:`~webkit_app.App`
+in Pyramid's own router (``proutes`` lists them; ``request.route_url(name,
+...)`` builds them):
+
+* ``/users/{id:int}`` becomes ``/users/{id:[0-9]{1,18}}``; ``{p:path}``
+  becomes ``{p:[^/].*}``. A route predicate converts the matched text with the
+  toolkit's converters, so ``request.matchdict["id"]`` is an ``int``, and a
+  value a converter rejects makes Pyramid try the next route, as the
+  toolkit's router would. Routes are registered most specific first
+  (literals, then ``uuid``, ``int``, ... ``str``, then ``path``).
+* Each handler runs as a Pyramid view with a ``request_method`` predicate.
+  It receives the App's own request class (strict parsing, body limit) on
+  Pyramid's environ, with ``request.urlvars`` the converted parameters,
+  ``request.url_for`` building URLs through Pyramid (prefix and
+  ``SCRIPT_NAME`` included; names it does not know fall back to Pyramid's
+  routes) and ``request.pyramid_request`` the Pyramid request.
+* ``webob.exc`` errors raised or returned by a handler are rendered as the
+  toolkit renders them (JSON, HTML or text by ``Accept``).
+* 405: Pyramid alone answers 404 when a route matches but no view's
+  ``request_method`` does. Here every path also gets a predicate-less
+  fallback view, so an unsupported method gets ``405 Method Not Allowed``
+  with an ``Allow`` header and ``OPTIONS`` gets ``204`` with ``Allow``, as
+  under the toolkit's dispatcher. ``GET`` views answer ``HEAD`` too.
+* Apps mounted with :meth:`App.mount` are served with
+  :func:`pyramid.wsgi.wsgiapp2` on ``<mount>`` and ``<mount>/*subpath``.
+
+Settings, read under the ``webkit_app.`` prefix as ``pyramid_tm`` reads
+``tm.``: ``webkit_app.max_body_size`` (bytes, default the App's own limit) is
+the largest request body the toolkit's handlers may read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable
+
+import webob
+from pyramid.httpexceptions import HTTPException as PyramidHTTPException
+from pyramid.wsgi import wsgiapp2
+from webob.exc import HTTPException, HTTPMethodNotAllowed, WSGIHTTPException
+
+from .httperror import render_http_error
+from .request import MAX_BODY_KEY, Request
+from .response import Response
+from .routing import Param, Route
+from .routing.converters import CONVERTERS, Converter
+from .routing.template import shape
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+
+    from .app import App
+
+__all__ = [
+    "SETTINGS_PREFIX",
+    "ParamsPredicate",
+    "PyramidRequestMixin",
+    "add_webkit_error_views",
+    "add_webkit_routes",
+    "http_error_view",
+    "includeme",
+    "pyramid_pattern",
+]
+
+SETTINGS_PREFIX = "webkit_app."
+PREDICATE = "webkit_params"
+_ROUTING_ARGS = "wsgiorg.routing_args"
+_PYRAMID_REQUEST_KEY = "webkit_app.pyramid_request"
+_NAMES_KEY = "webkit_app.pyramid_names"
+# NOTE: Pyramid reads a trailing ``*name`` as a remainder and, in a pattern
+# without ``{}``, ``:name`` as a placeholder: such literals cannot be translated.
+_PYRAMID_SYNTAX = re.compile(r"\*[^/]*$|:[_a-zA-Z]")
+
+
+def includeme(config: Configurator) -> None:
+    """Add the ``add_webkit_routes`` and ``add_webkit_error_views`` directives."""
+    config.add_route_predicate(PREDICATE, ParamsPredicate)
+    config.add_directive("add_webkit_routes", add_webkit_routes)
+    config.add_directive("add_webkit_error_views", add_webkit_error_views)
+
+
+# -- patterns and the converting predicate ------------------------------------------
+
+
+def _regex(conv: Converter) -> str:
+    if conv.greedy:
+        return "[^/].*"  # NOTE: like the router, the first segment must not be empty
+    return conv.regex if conv.regex is not None else "[^/]+"
+
+
+def pyramid_pattern(route: Route, prefix: str = "") -> str:
+    """The Pyramid route pattern matching what ``route`` matches::
+
+        pyramid_pattern(Route("/users/{id:int}", ("GET",), view), "/api")
+        # '/api/users/{id:[0-9]{1,18}}'
+    """
+    parts = []
+    for seg in route.segments:
+        if isinstance(seg, Param):
+            parts.append("{%s:%s}" % (seg.name, _regex(seg.converter)))
+        elif _PYRAMID_SYNTAX.search(seg) and (route.is_static or "*" in seg):
+            raise ValueError(f"route {route.pattern!r}: segment {seg!r} would be read as "
+                             "Pyramid placeholder syntax; rename it")
+        else:
+            parts.append(seg)
+    return prefix.rstrip("/") + "/" + "/".join(parts)
+
+
+class ParamsPredicate:
+    """Route predicate converting ``matchdict`` values with the toolkit's converters.
+
+    A value a converter rejects fails the predicate, so Pyramid goes on to the
+    next route (``/items/{id:int}`` then ``/items/{name}``)::
+
+        config.add_route("user", "/users/{id:[0-9]+}", webkit_params=(("id", "int"),))
+    """
+
+    def __init__(self, val: Any, config: Any) -> None:
+        self.params = tuple((name, CONVERTERS[conv] if isinstance(conv, str) else conv)
+                            for name, conv in val)
+
+    def text(self) -> str:
+        return "webkit_params = " + ", ".join(f"{n}:{c.name}" for n, c in self.params)
+
+    phash = text
+
+    def __call__(self, info: dict[str, Any], request: Any) -> bool:
+        match = info["match"]
+        for name, conv in self.params:
+            text = match[name]
+            if not conv.greedy and "/" in text:
+                return False
+            try:
+                match[name] = conv.convert(text)
+            except ValueError:
+                return False
+        return True
+
+
+# -- the request handlers see ---------------------------------------------------------
+
+
+class PyramidRequestMixin:
+    """What a toolkit request gains under Pyramid: ``pyramid_request`` and a
+    ``url_for`` that builds through Pyramid's routes."""
+
+    environ: dict[str, Any]
+
+    @property
+    def pyramid_request(self) -> Any:
+        """The Pyramid request this view was called with."""
+        return self.environ[_PYRAMID_REQUEST_KEY]
+
+    def url_for(self, name: str, *, _query: Any = None, _absolute: bool = False,
+                **params: Any) -> str:
+        """The URL of a toolkit route (or, failing that, a Pyramid route) ``name``::
+
+            request.url_for("user", id=7)     # '/api/users/7' with prefix="/api"
+        """
+        preq = self.pyramid_request
+        found = self.environ.get(_NAMES_KEY, {}).get(name)
+        kw: dict[str, Any] = {"_query": _query} if _query else {}
+        if found is None:
+            pyramid_name, values = name, params
+        else:
+            pyramid_name, route = found
+            route.build(params)  # NOTE: validates names and values as the toolkit does
+            convs = {s.name: s.converter for s in route.segments if isinstance(s, Param)}
+            values = {k: convs[k].to_url(v) for k, v in params.items()}
+        build = preq.route_url if _absolute else preq.route_path
+        return build(pyramid_name, **kw, **values)
+
+
+@lru_cache(maxsize=None)
+def _bridge_class(cls: type[Request]) -> type[Request]:
+    return type("Pyramid" + cls.__name__, (PyramidRequestMixin, cls), {})  # type: ignore[return-value]
+
+
+# -- registration (start-up time) -------------------------------------------------------
+
+
+class _Registration:
+    """What one :func:`add_webkit_routes` call shares with its views."""
+
+    __slots__ = ("names", "request_class", "max_body_size")
+
+    def __init__(self, request_class: type[Request], max_body_size: int) -> None:
+        self.names: dict[str, tuple[str, Route]] = {}
+        self.request_class = _bridge_class(request_class)
+        self.max_body_size = max_body_size
+
+
+def add_webkit_routes(config: Configurator, app: App, prefix: str = "", *,
+                      name_prefix: str = "") -> None:
+    """Register every route of ``app`` (and its mounts) in Pyramid's router::
+
+        config.include("webkit_app.pyramid")
+        config.add_webkit_routes(kit, prefix="/api")
+        # request.route_url("user", id=7) -> 'http://host/api/users/7'
+
+    Route names are the App's names (after ``name_prefix``); unnamed routes
+    get ``webkit_app:<pattern>``. Routes added to ``app`` later are not seen.
+    """
+    if prefix and (not prefix.startswith("/") or "{" in prefix or "*" in prefix):
+        raise ValueError(f"webkit_app prefix {prefix!r} must be a literal path starting with '/'")
+    settings = config.get_settings() or {}
+    max_body = _size_setting(settings, "max_body_size", app.max_body_size)
+    reg = _Registration(app.request_class, max_body)
+    # NOTE: the dispatcher tries mounts first; Pyramid tries routes in order.
+    for mount_prefix, sub_app in getattr(app, "_mounts", ()):
+        _add_mount(config, prefix.rstrip("/") + mount_prefix, sub_app, name_prefix)
+    for routes in _groups(app):
+        _add_group(config, reg, routes, prefix, name_prefix)
+
+
+def _groups(app: App) -> list[list[Route]]:
+    """Routes grouped by path shape, the most specific shape first (the trie's order)."""
+    groups: dict[tuple[str, ...], list[Route]] = {}
+    for route in app.router.routes:
+        groups.setdefault(shape(route.segments), []).append(route)
+
+    def rank(routes: list[Route]) -> tuple[tuple[int, str], ...]:
+        return tuple((0, "") if isinstance(s, str) else (s.converter.priority, s.converter.name)
+                     for s in routes[0].segments)
+
+    return sorted(groups.values(), key=rank)
+
+
+def _add_group(config: Configurator, reg: _Registration, routes: list[Route], prefix: str,
+               name_prefix: str) -> None:
+    first = routes[0]
+    named = [r for r in routes if r.name is not None]
+    if named:
+        match_name = name_prefix + named[0].name  # type: ignore[operator]
+    else:
+        match_name = f"{name_prefix}webkit_app:{prefix.rstrip('/')}{first.pattern}"
+    params = tuple((s.name, s.converter) for s in first.segments if isinstance(s, Param))
+    config.add_route(match_name, pyramid_pattern(first, prefix), **{PREDICATE: params})
+    for route in routes:
+        if route.name is not None:
+            pyramid_name = name_prefix + route.name
+            reg.names[route.name] = (pyramid_name, route)
+            if pyramid_name != match_name:  # NOTE: static routes only build URLs
+                config.add_route(pyramid_name, pyramid_pattern(route, prefix), static=True)
+        config.add_view(_handler_view(reg, route, first.names), route_name=match_name,
+                        request_method=route.methods)
+    config.add_view(_method_not_allowed(routes), route_name=match_name)
+
+
+def _add_mount(config: Configurator, path: str, sub_app: Any, name_prefix: str) -> None:
+    view = wsgiapp2(sub_app)
+    name = f"{name_prefix}webkit_app:mount:{path}"
+    # NOTE: ``/kit/*subpath`` does not match ``/kit`` itself: two routes.
+    config.add_route(name, path)
+    config.add_view(view, route_name=name)
+    config.add_route(name + "/*", path + "/*subpath")
+    config.add_view(view, route_name=name + "/*")
+
+
+def _size_setting(settings: Mapping[str, Any], key: str, default: int) -> int:
+    name = SETTINGS_PREFIX + key
+    value = settings.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = -1
+    if size < 1:
+        raise ValueError(f"{name}={value!r}: expected a positive number of bytes")
+    return size
+
+
+# -- views (request time) ---------------------------------------------------------------
+
+
+def _handler_view(reg: _Registration, route: Route,
+                  source_names: tuple[str, ...]) -> Callable[[Any], Any]:
+    handler, request_class = route.handler, reg.request_class
+    # NOTE: routes sharing a path shape may name their parameters differently.
+    pairs = tuple(zip(route.names, source_names, strict=True))
+
+    def view(request: Any) -> Any:
+        env = request.environ
+        matchdict = request.matchdict
+        env[_ROUTING_ARGS] = ((), {own: matchdict[src] for own, src in pairs})
+        env[MAX_BODY_KEY] = reg.max_body_size
+        env[_PYRAMID_REQUEST_KEY] = request
+        env[_NAMES_KEY] = reg.names
+        try:
+            resp = handler(request_class(env))
+        except HTTPException as exc:
+            resp = exc
+        if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
+            return render_http_error(resp, env)
+        return resp
+
+    # NOTE: proutes and pviews show the handler, not this wrapper.
+    view.__module__ = getattr(handler, "__module__", None) or __name__
+    view.__name__ = view.__qualname__ = route.handler_name.rpartition(".")[2]
+    view.__doc__ = handler.__doc__
+    return view
+
+
+def _method_not_allowed(routes: list[Route]) -> Callable[[Any], webob.Response]:
+    methods = {m for r in routes for m in r.methods}
+    if "GET" in methods:
+        methods.add("HEAD")
+    allow = ", ".join(sorted(methods | {"OPTIONS"}))
+
+    def method_not_allowed(request: Any) -> webob.Response:
+        """The fallback view of a toolkit path: 204 for OPTIONS, else 405, with Allow."""
+        if request.method == "OPTIONS":
+            return Response(status=204, headerlist=[("Allow", allow)])
+        exc = HTTPMethodNotAllowed(f"Method {request.method[:20]!r} is not allowed here; "
+                                   f"use {allow}", headers=[("Allow", allow)])
+        return render_http_error(exc, request.environ)
+
+    return method_not_allowed
+
+
+def http_error_view(exc: Any, request: Any) -> Any:
+    """Exception view rendering an HTTP error (``webob.exc`` or
+    ``pyramid.httpexceptions``) as the toolkit does; redirects pass through."""
+    if exc.code < 400:
+        return exc
+    return render_http_error(exc, request.environ)
+
+
+def add_webkit_error_views(config: Configurator) -> None:
+    """Render every 4xx/5xx HTTP exception, Pyramid's 404 included, as the toolkit does::
+
+        config.add_webkit_error_views()
+    """
+    for context in (WSGIHTTPException, PyramidHTTPException):
+        config.add_exception_view(http_error_view, context=context)
