@@ -1,0 +1,346 @@
+"""``webkit-app``: serve, inspect and check a WSGI application.
+
+An APP is ``module:attr`` (``module`` alone means ``module:application``),
+``module:factory`` with ``--call``, or a PasteDeploy file
+``config:deploy/production.ini#main``; the default is the demo,
+``webkit_app.wsgi:application``::
+
+    webkit-app serve                                 # the demo on waitress, 127.0.0.1:8000
+    webkit-app serve hello:app --reload              # restart when a source file changes
+    webkit-app serve --call myapp:create_app --server gunicorn --workers 4
+    webkit-app routes                                # name, methods, pattern, handler
+    webkit-app config                                # effective settings and their sources
+    webkit-app check config:deploy/production.ini    # exit status 0, or a message and 1
+
+Exit status: 0 on success, 1 when the app or its configuration cannot be
+loaded, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+__all__ = ["DEFAULT_APP", "CliError", "find_app", "load_app", "main"]
+
+DEFAULT_APP = "webkit_app.wsgi:application"
+#: Attributes followed from a middleware to the app it wraps, outermost first.
+WRAPPED_ATTRIBUTES = ("webkit_app", "app", "application", "wrap_app", "middleware_wraps",
+                      "__wrapped__")
+ACCESS_LOG_FORMAT = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     "rid=%({x-request-id}o)s dur_ms=%(M)s")
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+
+log = logging.getLogger("webkit_app")
+
+
+class CliError(Exception):
+    """A failure reported in one line, exit status 1."""
+
+
+class UsageError(CliError):
+    """A bad argument found after parsing: usage, the message, exit status 2."""
+
+
+# -- loading applications --------------------------------------------------------
+
+def load_app(spec: str | None = None, call: bool = False) -> Any:
+    """Import the WSGI app named by ``spec`` (``module:attr`` or ``config:file.ini#name``)."""
+    spec = spec or DEFAULT_APP
+    if _is_paste(spec):
+        if call:
+            raise UsageError("--call needs module:factory, not a PasteDeploy file")
+        return _load_paste(spec)
+    obj = _load_object(spec)
+    if call:
+        if not callable(obj):
+            raise CliError(f"{spec} is not callable, so --call cannot call it")
+        obj = _guarded(f"calling {spec}()", obj)
+    if not callable(obj):
+        raise CliError(f"{spec} is a {type(obj).__name__}, not a WSGI application")
+    return obj
+
+
+def _is_paste(spec: str) -> bool:
+    return spec.startswith(("config:", "egg:")) or spec.split("#", 1)[0].endswith(".ini")
+
+
+def _load_paste(spec: str) -> Any:
+    from paste.deploy import loadapp
+
+    uri = spec if spec.startswith(("config:", "egg:")) else "config:" + spec
+    path = uri[len("config:"):].split("#", 1)[0] if uri.startswith("config:") else None
+    if path is not None and not os.path.isfile(path):
+        raise CliError(f"{spec}: no such file {path!r}")
+    _watch(path)
+    return _guarded(f"loading {spec}", loadapp, uri, relative_to=os.getcwd())
+
+
+def _load_object(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    attr = attr or "application"
+    if not all(p.isidentifier() for p in module_name.split(".") + attr.split(".")):
+        raise UsageError(f"APP {spec!r} is not module:attribute (e.g. {DEFAULT_APP})")
+    # NOTE: like waitress-serve and gunicorn, an app in the current directory
+    # is importable; a console script's sys.path does not include it.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name + ".").startswith(exc.name + "."):
+            raise CliError(f"cannot import module {module_name!r} (for {spec}): {exc}") from None
+        raise CliError(f"importing module {module_name!r} failed: {_describe(exc)}") from None
+    except Exception as exc:  # NOTE: anything the app's import raises, ConfigError included
+        raise CliError(f"importing module {module_name!r} failed: {_describe(exc)}") from None
+    obj: Any = module
+    for name in attr.split("."):
+        if not hasattr(obj, name):
+            raise CliError(f"module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, name)
+    return obj
+
+
+def _guarded(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except CliError:
+        raise
+    except Exception as exc:
+        raise CliError(f"{what} failed: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message (file:line)``, the line being where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}:{exc.lineno})"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def find_app(obj: Any) -> Any:
+    """The :class:`~webkit_app.App` inside ``obj``, following the attributes
+    middleware keeps their app in (:data:`WRAPPED_ATTRIBUTES`); ``None`` if none."""
+    from .app import App
+
+    seen: set[int] = set()
+    while obj is not None and id(obj) not in seen:
+        if isinstance(obj, App):
+            return obj
+        seen.add(id(obj))
+        obj = next((getattr(obj, a) for a in WRAPPED_ATTRIBUTES
+                    if getattr(obj, a, None) is not None), None)
+    return None
+
+
+def _watch(path: str | None) -> None:
+    """Ask a running reloader to watch a file that is not a Python module."""
+    import hupper
+
+    if path and hupper.is_active():
+        hupper.get_reloader().watch_files([path])
+
+
+# -- serve -----------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
+    """Serve APP on waitress (default) or gunicorn."""
+    import hupper
+
+    if args.reload and not hupper.is_active():
+        # NOTE: as pserve does: this process only watches files; a worker
+        # process runs main() again and is restarted when a file changes.
+        hupper.start_reloader("webkit_app.cli.main", worker_kwargs={"argv": args.argv},
+                              verbose=1)
+        return 0  # not reached: start_reloader exits
+    host = args.host or _env("HOST", "127.0.0.1")
+    port = args.port or _env_int("PORT", 8000, 1, 65535)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    app = load_app(args.app, args.call)
+    if args.server == "gunicorn":
+        workers = args.workers or _env_int(("WEB_CONCURRENCY", "WORKERS"), 2, 1, 1024)
+        _serve_gunicorn(app, host, port, workers, args.threads or 1)
+        return 0
+    _serve_waitress(app, host, port, args.threads or 4)
+    return 0
+
+
+def _serve_waitress(app: Any, host: str, port: int, threads: int) -> None:
+    import waitress
+
+    def stop(signum: int, frame: Any) -> None:
+        # NOTE: waitress ends its loop on SystemExit and joins its threads,
+        # so SIGTERM (a process manager, hupper) is a clean exit 0.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    waitress.serve(app, host=host, port=port, threads=threads)
+
+
+def _serve_gunicorn(app: Any, host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            options = {
+                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "workers": workers, "threads": threads, "proc_name": "webkit_app",
+                "accesslog": "-", "access_log_format": ACCESS_LOG_FORMAT,
+                # NOTE: gunicorn >= 25.1 shares one control socket per user.
+                "control_socket_disable": True,
+            }
+            for key, value in options.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    Gunicorn().run()
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _env_int(names: str | tuple[str, ...], default: int, low: int, high: int) -> int:
+    for name in (names,) if isinstance(names, str) else names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+                raise CliError(f"{name}={value!r}: expected a whole number from {low} to {high}")
+            return int(value)
+    return default
+
+
+# -- routes, config, check -------------------------------------------------------
+
+def cmd_routes(args: argparse.Namespace, out: IO[str]) -> int:
+    """Print APP's routes as a table."""
+    obj = load_app(args.app, args.call)
+    app = find_app(obj)
+    if app is None:
+        raise CliError(f"no webkit_app.App found in {args.app or DEFAULT_APP} (looked through "
+                       f"the attributes {', '.join(WRAPPED_ATTRIBUTES)})")
+    rows = [("Name", "Methods", "Pattern", "Handler")]
+    rows += [(r.name or "-", ",".join(r.methods), r.pattern, r.handler) for r in app.routes]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows.insert(1, tuple("-" * w for w in widths))
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    return 0
+
+
+def _config(ini: str | None) -> Any:
+    from .config import Config, ConfigError
+
+    try:
+        if ini is None:
+            return Config.from_environ(os.environ)
+        return Config.from_settings(_ini_settings(ini), environ=os.environ)
+    except ConfigError as exc:
+        raise CliError(f"configuration: {exc}") from None
+
+
+def _ini_settings(spec: str) -> dict[str, Any]:
+    from paste.deploy import appconfig
+
+    uri = spec if spec.startswith("config:") else "config:" + spec
+    return dict(_guarded(f"reading settings from {spec}", appconfig, uri,
+                         relative_to=os.getcwd()))
+
+
+def cmd_config(args: argparse.Namespace, out: IO[str]) -> int:
+    """Print the effective settings, where each came from, secrets masked."""
+    config = _config(args.ini)
+    out.write(config.describe() + "\n")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
+    """Validate the configuration, then import APP."""
+    ini = args.app if args.app and _is_paste(args.app) and not args.app.startswith("egg:") else None
+    _config(ini)
+    out.write("configuration: ok\n")
+    obj = load_app(args.app, args.call)
+    app = find_app(obj)
+    found = f"{len(app.routes)} routes" if app is not None else "a WSGI callable"
+    out.write(f"application: ok, {args.app or DEFAULT_APP} ({found})\n")
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------
+
+def _port(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
+    return int(value)
+
+
+def _positive(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``webkit-app`` argument parser and its four subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="webkit-app", description="Serve, inspect and check a webkit_app application.")
+    sub = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
+    app_args = argparse.ArgumentParser(add_help=False)
+    app_args.add_argument("app", nargs="?", metavar="APP",
+                          help=f"module:attr, or config:file.ini#name (default {DEFAULT_APP})")
+    app_args.add_argument("--call", action="store_true",
+                          help="APP is a factory: call it to get the application")
+    serve = sub.add_parser("serve", parents=[app_args], help="serve APP over HTTP")
+    serve.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress")
+    serve.add_argument("--host", help="address to listen on (default $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="port (default $PORT or 8000)")
+    serve.add_argument("--workers", type=_positive,
+                       help="gunicorn worker processes (default $WEB_CONCURRENCY, $WORKERS or 2)")
+    serve.add_argument("--threads", type=_positive,
+                       help="threads per process (default: waitress 4, gunicorn 1)")
+    serve.add_argument("--reload", action="store_true",
+                       help="restart when a source file changes (development)")
+    serve.set_defaults(command=cmd_serve, parser=serve)
+    routes = sub.add_parser("routes", parents=[app_args], help="list APP's routes")
+    routes.set_defaults(command=cmd_routes, parser=routes)
+    config = sub.add_parser("config", help="show the effective settings and their sources")
+    config.add_argument("ini", nargs="?", metavar="INI",
+                        help="a PasteDeploy file whose app settings are read (the environment "
+                             "wins)")
+    config.set_defaults(command=cmd_config, parser=config)
+    check = sub.add_parser("check", parents=[app_args],
+                           help="validate the configuration and import APP")
+    check.set_defaults(command=cmd_check, parser=check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
+    """Run ``webkit-app`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # NOTE: argparse exits 2 on bad arguments, 0 on --help
+        return exc.code if isinstance(exc.code, int) else 2
+    args.argv = argv
+    out = out or sys.stdout
+    try:
+        return args.command(args, out)
+    except UsageError as exc:
+        args.parser.print_usage(sys.stderr)
+        sys.stderr.write(f"{args.parser.prog}: error: {exc}\n")
+        return 2
+    except CliError as exc:
+        sys.stderr.write(f"webkit-app: error: {exc}\n")
+        return 1
