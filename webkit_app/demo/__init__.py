@@ -11,6 +11,7 @@ the first request of each process::
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 from ..app import App
@@ -23,6 +24,13 @@ from .notes import NotesAPI
 from .store import NotesStore
 
 __all__ = ["make_demo", "make_store"]
+
+
+def _version() -> str | None:
+    try:
+        return metadata.version("webkit_app")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return None
 
 
 def make_store(config: Any) -> NotesStore:
@@ -46,7 +54,7 @@ def make_demo(config: Any = None, *, store: NotesStore | None = None) -> App:
     views.register(app)
     store = store if store is not None else make_store(config)
     NotesAPI(store).register(app)
-    register_health(app, config, store.pool)
+    register_health(app, config, store.pool, version=_version())
     app.add_route("GET", "/download/{name:path}", Downloads(str(config.files_dir)).download,
                   name="download")
     if config.htpasswd:

@@ -56,8 +56,12 @@ def is_secret_key(key: str) -> bool:
 def _shown(key: str, value: Any) -> str:
     if is_secret_key(key):
         return MASK
-    if isinstance(value, _SIMPLE):
-        text = mask_params(value) if isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = mask_params(value)
+    elif isinstance(value, _SIMPLE) or (
+        isinstance(value, tuple) and all(isinstance(v, _SIMPLE) for v in value)
+    ):
+        text = repr(value)
     else:
         # NOTE: objects by type only: a config object's repr may carry its secrets.
         text = f"<{type(value).__module__}.{type(value).__qualname__}>"
