@@ -1,0 +1,215 @@
+"""PasteDeploy factories: the demo app and each middleware as a filter.
+
+Declared as entry points in ``pyproject.toml``, used from an ini file::
+
+    [app:demo]
+    use = egg:webkit_app
+    webkit_app.debug = false
+
+    [filter:cors]
+    use = egg:webkit_app#cors
+    allow_origins = https://app.example.com https://admin.example.com
+    allow_credentials = true
+
+    [pipeline:main]
+    pipeline = request_id access_log cors errors demo
+
+Ini values are strings: each filter option is coerced (booleans
+``true/false/on/off/yes/no/1/0``, integers, lists separated by commas,
+spaces or newlines, paths relative to the ini file's folder) and checked
+when the file is loaded; a bad or unknown option raises :class:`ValueError`
+naming the filter, the option and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = [
+    "access_log_filter",
+    "app_factory",
+    "basic_auth_filter",
+    "cors_filter",
+    "errors_filter",
+    "request_id_filter",
+]
+
+Filter = Callable[["WSGIApplication"], "WSGIApplication"]
+Coerce = Callable[[str, Mapping[str, str]], Any]
+_SPLIT = re.compile(r"[,\s]+")
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off"))
+
+
+def app_factory(global_config: Mapping[str, str], **settings: str) -> WSGIApplication:
+    """``[app:main] use = egg:webkit_app``: the demo app from the section's settings.
+
+    Settings are the :class:`~webkit_app.config.Config` keys, bare or
+    prefixed ``webkit_app.``; environment variables (``SECRET_KEY``,
+    ``DATABASE_URL``...) win over the ini, so secrets stay out of the file.
+    ``middleware = false`` returns the App alone, for a ``[pipeline:...]``
+    that composes the filters itself (and leaves logging to the ini's
+    ``[loggers]``); by default it is behind the stack
+    :func:`~webkit_app.factory.create_app` builds from the settings::
+
+        app = app_factory({"here": "/srv/app"}, **{"webkit_app.debug": "true"})
+    """
+    from .config import Config
+    from .demo import make_demo
+    from .factory import create_app
+
+    settings = dict(settings)
+    value = settings.pop("middleware", "true")
+    try:
+        middleware = _boolean(value, global_config)
+    except ValueError as exc:
+        raise ValueError(f"[app] middleware = {value!r}: {exc}") from None
+    config = Config.from_settings(settings, environ=os.environ)
+    return create_app(config) if middleware else make_demo(config)
+
+
+# -- coercion ---------------------------------------------------------------------------
+
+
+def _text(value: str, global_config: Mapping[str, str]) -> str:
+    return value.strip()
+
+
+def _boolean(value: str, global_config: Mapping[str, str]) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError("expected a boolean: true/false, on/off, yes/no or 1/0")
+
+
+def _integer(value: str, global_config: Mapping[str, str]) -> int:
+    text = value.strip()
+    if not text.isascii() or not text.isdigit():
+        raise ValueError("expected a whole number of seconds, 0 or more")
+    return int(text)
+
+
+def _items(value: str, global_config: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(item for item in _SPLIT.split(value) if item)
+
+
+def _path(value: str, global_config: Mapping[str, str]) -> str:
+    path = os.path.expanduser(value.strip())
+    if not path:
+        raise ValueError("expected a file path")
+    here = global_config.get("here") or os.getcwd()
+    path = os.path.normpath(os.path.join(here, path))
+    if not os.path.isfile(path):
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+def _users(value: str, global_config: Mapping[str, str]) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for line in value.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, stored = line.partition(":")
+        if not sep or not name.strip() or not stored.strip():
+            raise ValueError("expected one 'user:hash' per line (hash from "
+                             "webkit_app.middleware.hash_password)")
+        users[name.strip()] = stored.strip()
+    return users
+
+
+def _options(filter_name: str, local: Mapping[str, str], global_config: Mapping[str, str],
+             spec: Mapping[str, Coerce]) -> dict[str, Any]:
+    """Coerce ``local`` by ``spec``; errors name the filter, the option and the value."""
+    unknown = sorted(set(local) - set(spec))
+    if unknown:
+        raise ValueError(f"[filter:{filter_name}] unknown option(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(spec))})")
+    out = {}
+    for key, value in local.items():
+        try:
+            out[key] = spec[key](value, global_config)
+        except ValueError as exc:
+            raise ValueError(f"[filter:{filter_name}] {key} = {value!r}: {exc}") from None
+    return out
+
+
+def _filter(name: str, middleware: Callable[..., WSGIApplication],
+            options: dict[str, Any]) -> Filter:
+    def make_filter(app: WSGIApplication) -> WSGIApplication:
+        return middleware(app, **options)
+
+    make_filter.__name__ = make_filter.__qualname__ = f"{name}_filter"
+    return make_filter
+
+
+# -- the filters --------------------------------------------------------------------------
+
+
+def access_log_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:access_log] use = egg:webkit_app#access_log``; options
+    ``logger`` (a logger name) and ``exclude_paths`` (a list of exact paths)."""
+    from .middleware import access_log
+
+    spec = {"logger": _text, "exclude_paths": _items}
+    options = _options("access_log", local, global_config, spec)
+    return _filter("access_log", access_log, options)
+
+
+def request_id_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:request_id] use = egg:webkit_app#request_id``; option ``header``."""
+    from .middleware import request_id
+
+    options = _options("request_id", local, global_config, {"header": _text})
+    return _filter("request_id", request_id, options)
+
+
+def basic_auth_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:basic_auth] use = egg:webkit_app#basic_auth``; options
+    ``htpasswd`` (relative to the ini file), ``users`` (``user:hash`` lines),
+    ``realm``, ``protect`` and ``exempt`` (lists of path prefixes)."""
+    from .middleware import basic_auth
+
+    spec = {"users": _users, "htpasswd": _path, "realm": _text,
+            "protect": _items, "exempt": _items}
+    options = _options("basic_auth", local, global_config, spec)
+    if not options.get("users") and not options.get("htpasswd"):
+        raise ValueError("[filter:basic_auth] needs an htpasswd file or users")
+    return _filter("basic_auth", basic_auth, options)
+
+
+def cors_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:cors] use = egg:webkit_app#cors``; options ``allow_origins``,
+    ``allow_methods``, ``allow_headers``, ``expose_headers`` (lists),
+    ``allow_origin_regex``, ``allow_credentials``, ``allow_private_network``
+    (booleans) and ``max_age`` (seconds)."""
+    from .middleware import cors
+
+    spec = {"allow_origins": _items, "allow_origin_regex": _text, "allow_methods": _items,
+            "allow_headers": _items, "expose_headers": _items, "allow_credentials": _boolean,
+            "allow_private_network": _boolean, "max_age": _integer}
+    options = _options("cors", local, global_config, spec)
+    try:
+        cors(_no_app, **options)  # NOTE: check option combinations at load time
+    except (ValueError, re.error) as exc:
+        raise ValueError(f"[filter:cors] {exc}") from None
+    return _filter("cors", cors, options)
+
+
+def errors_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:errors] use = egg:webkit_app#errors``; option ``debug``
+    (a boolean: a traceback page; never in production)."""
+    from .middleware import errors
+
+    options = _options("errors", local, global_config, {"debug": _boolean})
+    return _filter("errors", errors, options)
+
+
+def _no_app(environ: Any, start_response: Any) -> Any:  # pragma: no cover - never called
+    raise AssertionError("placeholder app")
