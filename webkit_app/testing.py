@@ -2,19 +2,150 @@
 
 Fixtures: ``settings`` (a dict of ini-style settings, override it in your
 conftest), ``app`` (the WSGI app under test), ``testapp`` (a
-``webtest.TestApp`` with lint on)::
+``webtest.TestApp`` with lint on), ``live_server`` (``app`` served over real
+HTTP on loopback)::
 
     def test_home(testapp):
         assert testapp.get("/").status_int == 200
+
+Command-line options point the same tests at other targets:
+
+``--ini deploy/development.ini[#name]``
+    build ``app`` from a PasteDeploy file (``paste.deploy.loadapp``)
+    instead of ``create_app(Config.from_settings(settings))``.
+``--live``
+    serve ``app`` with waitress on loopback and send ``testapp``'s requests
+    over HTTP to it.
+``--live-url http://127.0.0.1:6543[/prefix]``
+    send ``testapp``'s requests to a server that is already running.
+
+Over HTTP, ``testapp`` keeps WebTest's whole API (``get``, ``post_json``,
+``status=``, cookies, ``.json``), but ``extra_environ`` values other than
+headers do not reach the server and the path must be valid UTF-8. Override
+``app`` in a project's conftest to test its own application.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
+from webob.client import send_request_app
 
-__all__ = ["settings", "app", "testapp"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "HTTPForwarder",
+    "LiveServer",
+    "app",
+    "live_server",
+    "live_testapp",
+    "load_ini",
+    "settings",
+    "testapp",
+]
+
+LIVE_TIMEOUT = 30.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("webkit_app", "webkit_app test targets")
+    group.addoption("--ini", metavar="FILE[#NAME]", default=None,
+                    help="build the 'app' fixture from this PasteDeploy file")
+    group.addoption("--live", action="store_true", default=False,
+                    help="run 'testapp' through a real HTTP server (waitress on loopback)")
+    group.addoption("--live-url", metavar="URL", default=None,
+                    help="run 'testapp' against an already running server at URL")
+
+
+def load_ini(spec: str, relative_to: str | os.PathLike[str] = ".") -> WSGIApplication:
+    """Load the app of a PasteDeploy file, ``path.ini`` or ``path.ini#name``::
+
+        app = load_ini("deploy/development.ini")
+    """
+    from paste.deploy import loadapp
+
+    path, _, name = str(spec).partition("#")
+    uri = "config:" + os.path.abspath(os.path.join(relative_to, path))
+    return loadapp(uri + ("#" + name if name else ""))
+
+
+class HTTPForwarder:
+    """A WSGI app sending each request over HTTP to ``url`` (WebOb's client),
+    so ``webtest.TestApp(HTTPForwarder(url))`` tests a live server::
+
+        testapp = webtest.TestApp(HTTPForwarder("http://127.0.0.1:6543"))
+    """
+
+    def __init__(self, url: str, timeout: float = LIVE_TIMEOUT) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"live server URL {url!r}: expected http://host[:port][/prefix]")
+        self.url, self.timeout = url, timeout
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = str(parts.port or (443 if parts.scheme == "https" else 80))
+        self.netloc = parts.netloc
+        self.prefix = parts.path.rstrip("/")
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        env = dict(environ)
+        # NOTE: WebOb's client quotes text: turn the raw WSGI (latin-1) path into text.
+        path = (env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", "")).encode("latin-1")
+        env.update(SCRIPT_NAME=self.prefix, PATH_INFO=path.decode("utf-8"),
+                   SERVER_NAME=self.host, SERVER_PORT=self.port, HTTP_HOST=self.netloc)
+        env["wsgi.url_scheme"] = self.scheme
+        env["webob.client.timeout"] = self.timeout
+        return send_request_app(env, start_response)
+
+
+def live_testapp(url: str, **kwargs: Any) -> Any:
+    """A ``webtest.TestApp`` (lint on) whose requests go to the server at ``url``::
+
+        res = live_testapp("http://127.0.0.1:6543").get("/health/live")
+    """
+    import webtest
+
+    kwargs.setdefault("lint", True)
+    return webtest.TestApp(HTTPForwarder(url), **kwargs)
+
+
+class LiveServer:
+    """``app`` served by waitress on a free loopback port, in a thread::
+
+        with LiveServer(app) as server:
+            requests.get(server.url + "/")
+    """
+
+    def __init__(self, app: WSGIApplication, host: str = "127.0.0.1") -> None:
+        self.app, self.host = app, host
+        self.server: Any = None
+        self.url = ""
+
+    def start(self) -> LiveServer:
+        from webtest.http import StopableWSGIServer
+
+        # NOTE: port 0 lets the kernel pick: no bind on all interfaces, no race.
+        self.server = StopableWSGIServer.create(self.app, host=self.host, port=0,
+                                                expose_tracebacks=False)
+        self.url = f"http://{self.host}:{self.server.effective_port}"
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.runner.join(LIVE_TIMEOUT)
+            self.server = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 @pytest.fixture
@@ -29,8 +160,12 @@ def settings(tmp_path: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(settings: dict[str, str]) -> Any:
-    """The WSGI application under test, built by ``create_app`` from ``settings``."""
+def app(request: pytest.FixtureRequest, settings: dict[str, str]) -> Any:
+    """The WSGI application under test: from ``--ini``, else built by
+    ``create_app`` from ``settings``."""
+    ini = request.config.getoption("ini", None)
+    if ini:
+        return load_ini(ini, request.config.invocation_params.dir)
     from .config import Config
     from .factory import create_app
 
@@ -38,8 +173,21 @@ def app(settings: dict[str, str]) -> Any:
 
 
 @pytest.fixture
-def testapp(app: Any) -> Any:
-    """A ``webtest.TestApp`` around ``app``, lint on."""
+def live_server(app: Any) -> Iterator[LiveServer]:
+    """``app`` served over HTTP on loopback for the test; ``live_server.url``."""
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def testapp(request: pytest.FixtureRequest, app: Any) -> Any:
+    """A ``webtest.TestApp`` (lint on) around ``app``, or a live server with
+    ``--live`` / ``--live-url``."""
     import webtest
 
+    url = request.config.getoption("live_url", None)
+    if url:
+        return live_testapp(url)
+    if request.config.getoption("live", False):
+        return live_testapp(request.getfixturevalue("live_server").url)
     return webtest.TestApp(app, lint=True)
