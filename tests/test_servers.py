@@ -108,6 +108,13 @@ def waitress(site: Site) -> Launch:
     return Launch(argv, site.env())
 
 
+def cli_gunicorn(site: Site) -> Launch:
+    """``webkit-app serve --server gunicorn``: gunicorn through its Python API."""
+    argv = [sys.executable, "-m", "webkit_app", "serve", "--server", "gunicorn",
+            "--workers", "2", "--host", HOST, "--port", str(site.port)]
+    return Launch(argv, site.env())
+
+
 def mod_wsgi_express(site: Site) -> Launch:
     exe = _need_mod_wsgi()
     argv = [str(exe), "start-server", str(DEPLOY / "apache" / "app.wsgi"),
@@ -160,6 +167,7 @@ SERVERS: dict[str, Callable[[Site], Launch]] = {
     "gunicorn": gunicorn,
     "uwsgi": uwsgi,
     "waitress": waitress,
+    "webkit-app-gunicorn": cli_gunicorn,
     "mod_wsgi-express": mod_wsgi_express,
     "apache-vhost": apache_vhost,
 }

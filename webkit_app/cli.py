@@ -163,13 +163,14 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
         return 0  # not reached: start_reloader exits
     host = args.host or _env("HOST", "127.0.0.1")
     port = args.port or _env_int("PORT", 8000, 1, 65535)
+    threads = args.threads or (1 if args.server == "gunicorn" else 4)
+    workers = args.workers or _env_int(("WEB_CONCURRENCY", "WORKERS"), 2, 1, 1024)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = load_app(args.app, args.call)
     if args.server == "gunicorn":
-        workers = args.workers or _env_int(("WEB_CONCURRENCY", "WORKERS"), 2, 1, 1024)
-        _serve_gunicorn(app, host, port, workers, args.threads or 1)
-        return 0
-    _serve_waitress(app, host, port, args.threads or 4)
+        _serve_gunicorn(app, host, port, workers, threads)
+    else:
+        _serve_waitress(app, host, port, threads)
     return 0
 
 
