@@ -296,3 +296,32 @@ def test_export_json_lines_are_the_notes(testapp):
     assert res.content_type == "application/x-ndjson"
     rows = [json.loads(line) for line in res.text.splitlines()]
     assert [r["text"] for r in rows] == ["e0", "e1", "e2"]
+
+
+def test_a_restored_file_is_seen_without_restart(testapp, settings, tmp_path):
+    """Pooled connections on the old inode are replaced, not kept on a ghost file."""
+    path = db_path(settings)
+    testapp.post_json("/api/notes", {"text": "kept"})
+    backup = str(tmp_path / "backup.sqlite3")
+    with sqlite3.connect(path) as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+    testapp.post_json("/api/notes", {"text": "lost in the restore"})
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    os.replace(backup, path)
+    assert [n["text"] for n in testapp.get("/api/notes").json["notes"]] == ["kept"]
+    testapp.post_json("/api/notes", {"text": "after"}, status=201)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 2
+
+
+def test_a_deleted_file_is_recreated_not_written_to_a_ghost(testapp, settings):
+    path = db_path(settings)
+    testapp.post_json("/api/notes", {"text": "old"})
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    testapp.post_json("/api/notes", {"text": "new"}, status=201)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT text FROM notes").fetchall() == [("new",)]
