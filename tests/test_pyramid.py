@@ -233,3 +233,31 @@ def test_proutes_lists_the_toolkit_routes():
     assert ["notes", "/api/notes", "webkit_app.examples.kit.create_note", "POST"] in rows
     assert ["file", "/api/files/{path:[^/].*}", "webkit_app.examples.kit.file", "GET"] in rows
     assert [r[:2] for r in rows if r[0] == "kit"] == [["kit", "/kit/*subpath"]]
+
+
+def readme_examples():
+    """``(path, block)`` for each README literal block marked ``.. example: path``."""
+    text = (ROOT / "README.rst").read_text()
+    section = text[text.index(".. BEGIN pyramid"):text.index(".. END pyramid")]
+    pairs = []
+    for chunk in section.split(".. example: ")[1:]:
+        path, _, rest = chunk.partition("\n")
+        block = rest.split("::\n\n", 1)[1]
+        lines = []
+        for line in block.splitlines():
+            if line and not line.startswith("    "):
+                break
+            lines.append(line[4:])
+        pairs.append((path.strip(), "\n".join(lines).strip("\n")))
+    return pairs
+
+
+def test_readme_shows_the_tested_example_files():
+    pairs = readme_examples()
+    assert {p for p, _ in pairs} == {
+        "deploy/development.ini", "webkit_app/examples/kit.py",
+        "webkit_app/examples/urlmap.ini", "webkit_app/examples/pyramid_app.py",
+        "webkit_app/examples/pyramid.ini"}
+    for path, block in pairs:
+        assert block.count("\n") >= 3
+        assert block in (ROOT / path).read_text(), f"README block differs from {path}"
