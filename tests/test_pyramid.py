@@ -261,3 +261,19 @@ def test_readme_shows_the_tested_example_files():
     for path, block in pairs:
         assert block.count("\n") >= 3
         assert block in (ROOT / path).read_text(), f"README block differs from {path}"
+
+
+def test_an_explicit_head_route_wins_over_get():
+    app = App()
+    app.add_route("GET", "/x", lambda r: text_response("get"))
+    app.add_route("HEAD", "/x", lambda r: text_response("", headers={"X-Head": "1"}))
+    assert serve(app).head("/x").headers.get("X-Head") == "1"
+    assert serve(app).get("/x").text == "get"
+
+
+def test_params_predicate_takes_converter_names():
+    config = Configurator()
+    config.include("webkit_app.pyramid")
+    config.add_route("n", "/n/{n:[0-9]+}", webkit_params=(("n", "int"),))
+    config.add_view(lambda request: text_response(repr(request.matchdict["n"])), route_name="n")
+    assert TestApp(config.make_wsgi_app()).get("/n/0012").text == "12"

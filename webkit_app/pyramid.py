@@ -58,7 +58,7 @@ from .httperror import render_http_error
 from .request import MAX_BODY_KEY, Request
 from .response import Response
 from .routing import Param, Route
-from .routing.converters import CONVERTERS, Converter
+from .routing.converters import Converter, get_converter
 from .routing.template import shape
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class ParamsPredicate:
     """
 
     def __init__(self, val: Any, config: Any) -> None:
-        self.params = tuple((name, CONVERTERS[conv] if isinstance(conv, str) else conv)
+        self.params = tuple((name, get_converter(conv) if isinstance(conv, str) else conv)
                             for name, conv in val)
 
     def text(self) -> str:
@@ -251,7 +251,9 @@ def _add_group(config: Configurator, reg: _Registration, routes: list[Route], pr
         match_name = f"{name_prefix}webkit_app:{prefix.rstrip('/')}{first.pattern}"
     params = tuple((s.name, s.converter) for s in first.segments if isinstance(s, Param))
     config.add_route(match_name, pyramid_pattern(first, prefix), **{PREDICATE: params})
-    for route in routes:
+    # NOTE: a GET view answers HEAD too; among equal predicates Pyramid tries
+    # views in registration order, so an explicit HEAD route goes first.
+    for route in sorted(routes, key=lambda r: "HEAD" not in r.methods):
         if route.name is not None:
             pyramid_name = name_prefix + route.name
             reg.names[route.name] = (pyramid_name, route)
