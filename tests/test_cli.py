@@ -364,3 +364,12 @@ def test_the_console_script_is_installed() -> None:
         pytest.skip("the webkit-app console script is not installed (pip install -e .)")
     proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "serve" in proc.stdout
+
+
+def test_serve_in_production_without_a_secret_stops_with_one_line() -> None:
+    proc = run_module("serve", "--port", "1")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("webkit-app: error: importing module 'webkit_app.wsgi' "
+                                  "failed: configuration: SECRET_KEY")
+    assert proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr

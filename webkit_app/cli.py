@@ -32,8 +32,7 @@ __all__ = ["DEFAULT_APP", "CliError", "find_app", "load_app", "main"]
 
 DEFAULT_APP = "webkit_app.wsgi:application"
 #: Attributes followed from a middleware to the app it wraps, outermost first.
-WRAPPED_ATTRIBUTES = ("webkit_app", "app", "application", "wrap_app", "middleware_wraps",
-                      "__wrapped__")
+WRAPPED_ATTRIBUTES = ("app", "application", "middleware_wraps", "__wrapped__")
 ACCESS_LOG_FORMAT = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
                      "rid=%({x-request-id}o)s dur_ms=%(M)s")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
@@ -119,10 +118,14 @@ def _guarded(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 
 def _describe(exc: BaseException) -> str:
     """``Type: message (file:line)``, the line being where it was raised."""
+    from .config import ConfigError
+
+    if isinstance(exc, ConfigError):  # NOTE: its message already names the setting
+        return f"configuration: {exc}"
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}:{exc.lineno})"
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    if isinstance(exc, SyntaxError) and exc.filename:
-        where = f" ({exc.filename}:{exc.lineno})"
     return f"{type(exc).__name__}: {exc}{where}"
 
 
