@@ -372,3 +372,23 @@ def test_sqlite_connect_works_with_the_pool(tmp_path):
 def _count_notes(pool: ConnectionPool) -> int:
     with pool.connection() as conn:
         return conn.execute("SELECT count(*) FROM notes").fetchone()[0]
+
+
+def test_sqlite_ping_replaces_a_connection_to_a_replaced_file(tmp_path):
+    import functools
+
+    from webkit_app.pool import sqlite_ping
+
+    path = str(tmp_path / "db.sqlite3")
+    pool = ConnectionPool(functools.partial(sqlite_connect, path), max_size=1, ping=sqlite_ping)
+    with pool.connection() as conn:
+        first = conn
+        conn.execute("CREATE TABLE t (x)")
+    os.remove(path)  # e.g. a backup restored by moving a new file into place
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    with pool.connection() as conn:
+        assert conn is not first
+        conn.execute("CREATE TABLE t (x)")  # a fresh file: the table is not there yet
+    assert os.path.exists(path)

@@ -107,7 +107,7 @@ def _as_size(lo: int) -> Coerce:
             value = int(m.group(1)) * unit if m and unit else None
         if type(value) is int and lo <= value <= 2**50:
             return value
-        raise ValueError(f"expected a size of at least {lo} bytes: digits, optionally with a "
+        raise ValueError(f"expected a size from {lo} bytes to 1 PiB: digits, optionally with a "
                          "unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024)")
     return coerce
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ConnectionPool", "PoolError", "PoolTimeout", "PoolClosed", "sqlite_connect",
-           "select_one"]
+__all__ = ["ConnectionPool", "PoolError", "PoolTimeout", "PoolClosed", "SQLiteConnection",
+           "select_one", "sqlite_connect", "sqlite_ping"]
 
 log = logging.getLogger("webkit_app.pool")
 
@@ -272,24 +272,57 @@ class ConnectionPool:
         return f"<ConnectionPool max_size={self.max_size} size={self._size} closed={self._closed}>"
 
 
+class SQLiteConnection(sqlite3.Connection):
+    """A ``sqlite3`` connection that remembers which file (device, inode) it opened."""
+
+    path: str = ""
+    file_id: tuple[int, int] | None = None
+
+
+def _file_id(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def sqlite_connect(path: str, *, busy_timeout: float = 5.0,
-                   wal: bool = True) -> sqlite3.Connection:
+                   wal: bool = True) -> SQLiteConnection:
     """Open ``path`` for use from a pool: any thread, WAL, a busy timeout.
 
     ::
 
-        pool = ConnectionPool(functools.partial(sqlite_connect, config.database_path))
+        pool = ConnectionPool(functools.partial(sqlite_connect, config.database_path),
+                              ping=sqlite_ping)
     """
     # NOTE: check_same_thread=False is safe because the pool lends a
     # connection to one thread at a time.
-    conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False,
+                           factory=SQLiteConnection)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if wal:  # NOTE: readers do not block the writer; survives in the file
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.path = path
+        conn.file_id = _file_id(path) if path != ":memory:" else None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def sqlite_ping(conn: SQLiteConnection) -> bool:
+    """``SELECT 1``, and is the file at ``conn.path`` still the one it opened?
+
+    A restored backup or a deleted file leaves an open connection on the old
+    inode, where writes would silently go; such a connection fails the ping
+    and the pool replaces it.
+    """
+    select_one(conn)
+    if conn.file_id is None:
+        return True
+    try:
+        # PERF: one stat() per checkout, next to the SELECT 1 round trip.
+        return _file_id(conn.path) == conn.file_id
+    except OSError:
+        return False

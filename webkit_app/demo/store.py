@@ -27,7 +27,7 @@ from typing import Any
 
 from webob.exc import HTTPServiceUnavailable
 
-from ..pool import ConnectionPool, PoolTimeout, select_one
+from ..pool import ConnectionPool, PoolTimeout, SQLiteConnection, sqlite_connect, sqlite_ping
 
 __all__ = ["NotesStore", "SCHEMA", "RETRY_AFTER"]
 
@@ -56,38 +56,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class _Connection(sqlite3.Connection):
-    """A connection that remembers which file (device, inode) it opened."""
-
-    file_id: tuple[int, int] | None = None
-
-
-def _file_id(path: str) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
-
-
-def open_sqlite(path: str, busy_timeout: float = 5.0) -> _Connection:
-    """Open ``path`` like :func:`webkit_app.pool.sqlite_connect`, remembering the file.
-
-    ::
-
-        pool = ConnectionPool(functools.partial(open_sqlite, path))
-    """
-    # NOTE: sqlite_connect takes no ``factory``, hence its few lines again here.
-    conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False,
-                           factory=_Connection)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")  # NOTE: persists in the file
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.file_id = _file_id(path)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
 def unavailable(detail: str, retry_after: int) -> HTTPServiceUnavailable:
     """A 503 telling the client when to try again."""
     return HTTPServiceUnavailable(detail, headers=[("Retry-After", str(retry_after))])
@@ -104,7 +72,7 @@ class NotesStore:
     def __init__(self, path: str, *, pool_size: int = 10, pool_timeout: float = 30.0,
                  busy_timeout: float = 5.0) -> None:
         self.path = path
-        connect = functools.partial(open_sqlite, path, busy_timeout=busy_timeout)
+        connect = functools.partial(sqlite_connect, path, busy_timeout=busy_timeout)
         self.pool = ConnectionPool(connect, max_size=pool_size, timeout=pool_timeout,
                                    ping=self._ping)
         self._schema_pid: int | None = None
@@ -130,18 +98,13 @@ class NotesStore:
             raise unavailable("The database is unavailable; try again shortly",
                               RETRY_AFTER) from None
 
-    def _ping(self, conn: _Connection) -> bool:
+    def _ping(self, conn: SQLiteConnection) -> bool:
         """``SELECT 1``, and is the file at ``path`` still the one this connection opened?
 
         A restored backup or a deleted file leaves an open connection on the
         old inode; it is replaced, so the app sees the file that is there now.
         """
-        select_one(conn)
-        try:
-            # PERF: one stat() per checkout, next to the SELECT 1 round trip.
-            same = _file_id(self.path) == conn.file_id
-        except OSError:
-            same = False
+        same = sqlite_ping(conn)
         if not same:
             log.warning("notes store %s: the file was replaced or removed; reconnecting",
                         self.path)
