@@ -134,7 +134,7 @@ def test_empty_environment_values_count_as_unset():
     ("MAX_BODY_SIZE", "10XB", "expected a size"),
     ("MAX_BODY_SIZE", "1.5MB", "expected a size"),
     ("MAX_BODY_SIZE", "-1", "expected a size"),
-    ("MAX_BODY_SIZE", "0", "expected a size of at least 1 bytes"),
+    ("MAX_BODY_SIZE", "0", "expected a size from 1 bytes to 1 PiB"),
     ("MAX_BODY_SIZE", "10 M", "expected a size"),
     ("POOL_SIZE", "0", "expected an integer 1-1000"),
     ("POOL_TIMEOUT", "0", "expected a number of seconds"),
