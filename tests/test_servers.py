@@ -287,6 +287,51 @@ def test_server(name: str, site: Site) -> None:
     assert time.monotonic() - started < 120
 
 
+# -- deploy/gunicorn.conf.py reads the environment --------------------------------------
+
+def gunicorn_config(tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``gunicorn --print-config`` with deploy/gunicorn.conf.py (the app is
+    preloaded, so it is built too: in debug mode, with a database in ``tmp``)."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("PORT", "HOST", "BIND", "WEB_CONCURRENCY", "WORKERS", "PRELOAD")}
+    return subprocess.run([str(BIN / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"),
+                           "--print-config"], capture_output=True, text=True, timeout=60,
+                          env={**environ, "DEBUG": "1", "FILES_DIR": str(tmp),
+                               "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3", **env}, cwd=tmp)
+
+
+def printed(output: str) -> dict[str, str]:
+    return dict(line.split(" = ", 1) for line in output.splitlines() if " = " in line)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, {"bind": "['127.0.0.1:8000']", "workers": "2", "preload_app": "True",
+          "accesslog": "-", "max_requests": "1000", "control_socket_disable": "True"}),
+    ({"PORT": "9999", "HOST": "0.0.0.0", "WORKERS": "3"},
+     {"bind": "['0.0.0.0:9999']", "workers": "3"}),
+    ({"WEB_CONCURRENCY": "5", "WORKERS": "3", "PRELOAD": "off", "ACCESS_LOG": ""},
+     {"workers": "5", "preload_app": "False", "accesslog": "None"}),
+    ({"BIND": "unix:/run/app.sock", "PORT": "1"}, {"bind": "['unix:/run/app.sock']"}),
+])
+def test_gunicorn_conf_reads_the_environment(tmp_path: Path, env: dict[str, str],
+                                             expected: dict[str, str]) -> None:
+    proc = gunicorn_config(tmp_path, **env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    values = {k.strip(): v.strip() for k, v in printed(proc.stdout).items()}
+    for key, value in expected.items():
+        assert values[key] == value, key
+    assert "rid=%({x-request-id}o)s dur_ms=%(M)s" in values["access_log_format"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "abc"), ("PORT", "70000"),
+                                             ("WEB_CONCURRENCY", "0"), ("PRELOAD", "maybe")])
+def test_gunicorn_conf_refuses_a_bad_value_naming_it(tmp_path: Path, name: str,
+                                                     value: str) -> None:
+    proc = gunicorn_config(tmp_path, **{name: value})
+    assert proc.returncode != 0
+    assert f"{name}={value!r}: expected" in proc.stdout + proc.stderr
+
+
 # -- webkit-app serve --reload ------------------------------------------------------
 
 HANDLER = '''\

@@ -190,7 +190,11 @@ def _serve_waitress(app: Any, host: str, port: int, threads: int) -> None:
 
 
 def _serve_gunicorn(app: Any, host: str, port: int, workers: int, threads: int) -> None:
-    from gunicorn.app.base import BaseApplication
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:
+        raise CliError("--server gunicorn: gunicorn is not installed (pip install gunicorn)") \
+            from None
 
     class Gunicorn(BaseApplication):
         def load_config(self) -> None:
