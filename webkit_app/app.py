@@ -131,6 +131,11 @@ class App:
         self._mounts.sort(key=lambda m: -len(m[0]))
 
     @property
+    def mounts(self) -> list[tuple[str, WSGIApplication]]:
+        """The mounted apps as ``(prefix, app)``, longest prefix first."""
+        return list(self._mounts)
+
+    @property
     def routes(self) -> list[RouteInfo]:
         """Every route: name, methods, pattern and handler's dotted name."""
         rows = [RouteInfo(r.name, r.methods, r.pattern, r.handler_name) for r in self.router.routes]
@@ -267,7 +272,12 @@ class _Mounted:
         cut = len(self.prefix.encode("utf-8"))
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + raw[:cut]
         environ["PATH_INFO"] = raw[cut:]
-        return self.app(environ, start_response)
+        try:
+            return self.app(environ, start_response)
+        except HTTPException as exc:  # a plain WSGI app raising webob.exc errors
+            if isinstance(exc, WSGIHTTPException) and exc.code >= 400:
+                return render_http_error(exc, environ)(environ, start_response)
+            return exc(environ, start_response)  # type: ignore[operator]
 
 
 def _dotted(obj: Any) -> str:

@@ -222,7 +222,7 @@ def add_webkit_routes(config: Configurator, app: App, prefix: str = "", *,
     max_body = _size_setting(settings, "max_body_size", app.max_body_size)
     reg = _Registration(app.request_class, max_body)
     # NOTE: the dispatcher tries mounts first; Pyramid tries routes in order.
-    for mount_prefix, sub_app in getattr(app, "_mounts", ()):
+    for mount_prefix, sub_app in app.mounts:
         _add_mount(config, prefix.rstrip("/") + mount_prefix, sub_app, name_prefix)
     for routes in _groups(app):
         _add_group(config, reg, routes, prefix, name_prefix)
