@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	DEBUG=$${DEBUG:-1} $(BIN)/webkit-app serve --host $(HOST) --port $(PORT)
+	DEBUG=$${DEBUG:-1} HTPASSWD=$${HTPASSWD:-deploy/development.htpasswd} \
+	  $(BIN)/webkit-app serve --host $(HOST) --port $(PORT)
 
 # Debian packages: installed only when root with apt; otherwise the tests that
 # need them skip with a reason (and CI=true turns a skip into a failure).
