@@ -23,14 +23,12 @@ from webob.exc import (
     HTTPBadRequest,
     HTTPException,
     HTTPInternalServerError,
-    HTTPMethodNotAllowed,
-    HTTPNotFound,
     HTTPServiceUnavailable,
     WSGIHTTPException,
 )
 
 from .body import DEFAULT_MAX_BODY_SIZE
-from .httperror import render_http_error
+from .httperror import render_error, render_http_error
 from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_header
@@ -196,7 +194,7 @@ class App:
         route = endpoint.routes.get(method)
         if route is None:
             return self._no_method(environ, endpoint)
-        environ[_ROUTING_ARGS] = ((), dict(zip(route.names, values)) if values else {})
+        environ[_ROUTING_ARGS] = ((), dict(zip(route.names, values, strict=True)) if values else {})
         environ[APP_KEY] = self
         environ[MAX_BODY_KEY] = self.max_body_size
         return self._call(route, self.request_class(environ))
@@ -229,14 +227,16 @@ class App:
             other = path[:-1] if path.endswith("/") else path + "/"
             if self.router.match(other) is not None:
                 return _slash_redirect(environ, other)
-        return HTTPNotFound(f"No route matches {path[:200]!r}")
+        # PERF: rendered directly; a webob.exc instance costs a full Response.
+        return render_error(404, "Not Found", f"No route matches {path[:200]!r}", environ)
 
     def _no_method(self, environ: WSGIEnvironment, endpoint: Any) -> Any:
         method = environ["REQUEST_METHOD"]
         if method == "OPTIONS":
             return Response(status=204, headerlist=[("Allow", endpoint.allow)])
-        return HTTPMethodNotAllowed(f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
-                                    headers=[("Allow", endpoint.allow)])
+        return render_error(405, "Method Not Allowed",
+                            f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
+                            environ, [("Allow", endpoint.allow)])
 
 
 def _check_raw_uri(environ: WSGIEnvironment) -> None:

@@ -12,14 +12,15 @@ import html
 import json
 from typing import TYPE_CHECKING
 
-from webob import Response
 from webob.acceptparse import create_accept_header
 from webob.exc import WSGIHTTPException
+
+from .response import Response, body_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["render_http_error", "negotiate", "JSON_TYPE"]
+__all__ = ["render_http_error", "render_error", "negotiate", "JSON_TYPE"]
 
 JSON_TYPE = "application/json"
 _OFFERS = (JSON_TYPE, "text/html", "text/plain")
@@ -52,14 +53,22 @@ def render_http_error(
     ``extra`` adds members to the JSON body (for example ``request_id``) and
     a line to the HTML and text bodies.
     """
+    headers = [(n, v) for n, v in exc.headerlist if n.lower() not in _SKIP_HEADERS]
+    return render_error(exc.code, exc.title, error_detail(exc), environ, headers, extra)
+
+
+def render_error(
+    code: int, title: str, detail: str, environ: WSGIEnvironment,
+    headers: list[tuple[str, str]] | None = None, extra: dict | None = None,
+) -> Response:
+    """The error body for ``code`` in the format the client accepts, with
+    ``headers`` added and ``Vary: Accept`` merged into any ``Vary`` given."""
     fmt = negotiate(environ.get("HTTP_ACCEPT"))
-    code, title, detail = exc.code, exc.title, error_detail(exc)
     if fmt == JSON_TYPE:
         doc = {"status": code, "title": title, "detail": detail}
         if extra:
             doc.update(extra)
-        body = json.dumps(doc).encode("utf-8")
-        resp = Response(body=body, status=exc.status, content_type=JSON_TYPE, charset=None)
+        body, ctype = json.dumps(doc).encode("utf-8"), JSON_TYPE
     elif fmt == "text/html":
         more = "".join(
             f"<p>{html.escape(str(k))}: {html.escape(str(v))}</p>" for k, v in (extra or {}).items()
@@ -69,15 +78,20 @@ def render_http_error(
             f"<body><h1>{code} {html.escape(title)}</h1><p>{html.escape(detail)}</p>{more}"
             "</body></html>\n"
         )
-        resp = Response(body=page.encode("utf-8"), status=exc.status,
-                        content_type="text/html", charset="utf-8")
+        body, ctype = page.encode("utf-8"), "text/html; charset=utf-8"
     else:
         more = "".join(f"{k}: {v}\n" for k, v in (extra or {}).items())
-        text = f"{code} {title}\n\n{detail}\n{more}"
-        resp = Response(body=text.encode("utf-8"), status=exc.status,
-                        content_type="text/plain", charset="utf-8")
-    for name, value in exc.headerlist:
-        if name.lower() not in _SKIP_HEADERS:
-            resp.headerlist.append((name, value))
-    resp.vary = tuple(sorted(set(resp.vary or ()) | {"Accept"}))
-    return resp
+        body = f"{code} {title}\n\n{detail}\n{more}".encode("utf-8")
+        ctype = "text/plain; charset=utf-8"
+    return body_response(body, code, ctype, _with_vary_accept(headers or []))
+
+
+def _with_vary_accept(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out, vary = [], ["Accept"]
+    for name, value in headers:
+        if name.lower() == "vary":
+            vary += [v.strip() for v in value.split(",") if v.strip() and v.strip() != "Accept"]
+        else:
+            out.append((name, value))
+    out.append(("Vary", ", ".join(sorted(set(vary), key=vary.index))))
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -109,19 +110,49 @@ class Response(webob.Response):
     status = property(webob.Response.status.fget, _status_set, doc=webob.Response.status.__doc__)
 
     def _status_code_set(self, code: int) -> None:
-        if not isinstance(code, int) or not 100 <= code <= 599:
-            raise ValueError(f"status code {code!r} must be an int in 100-599")
-        from http import HTTPStatus
-
-        try:
-            reason = HTTPStatus(code).phrase
-        except ValueError:
-            reason = "Unknown"
-        self.__dict__["_status"] = f"{code} {reason}"
+        self.__dict__["_status"] = status_line(code)
 
     status_code = status_int = property(  # type: ignore[assignment]
         webob.Response.status_code.fget, _status_code_set
     )
+
+
+# PERF: status lines are built once, not per response.
+_STATUS_LINES = {int(s): f"{int(s)} {s.phrase}" for s in HTTPStatus}
+#: statuses that carry no body (RFC 9110): built the slow, general way
+_NO_BODY = frozenset((204, 205, 304))
+
+
+def status_line(code: int) -> str:
+    """``"404 Not Found"`` for ``404``; ``ValueError`` outside 100-599."""
+    line = _STATUS_LINES.get(code) if type(code) is int else None
+    if line is not None:
+        return line
+    if not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 599:
+        raise ValueError(f"status code {code!r} must be an int in 100-599")
+    return f"{code} Unknown"
+
+
+def body_response(body: bytes, status: int, content_type: str,
+                   headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Response:
+    """A ``Response`` with a complete ``body`` of type ``content_type``.
+
+    The helpers below use it; the content type must be trusted (it is not checked).
+    """
+    if status in _NO_BODY or status < 200:
+        resp = Response(body=body, status=status, content_type=content_type, charset=None)
+        return _headers(resp, headers)
+    # PERF: WebOb's __init__ re-derives the charset and content type on every
+    # call; these headers are constants of the helper, so they are trusted.
+    resp = Response.__new__(Response)
+    attrs = resp.__dict__
+    attrs["_status"] = status_line(status)
+    attrs["_headers"] = None
+    attrs["_hl"] = _HeaderList((("Content-Type", content_type),
+                                ("Content-Length", str(len(body)))))
+    attrs["conditional_response"] = False
+    attrs["_app_iter"] = [body]
+    return _headers(resp, headers) if headers else resp
 
 
 def dumps(data: Any) -> bytes:
@@ -143,17 +174,16 @@ def _headers(resp: Response, headers: Mapping[str, str] | Iterable[tuple[str, st
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response (``application/json``, UTF-8, Content-Length set)."""
-    body = dumps(data)
-    resp = Response(body=body, status=status, content_type="application/json", charset=None)
-    return _headers(resp, headers)
+    return body_response(dumps(data), status, "application/json", headers)
 
 
 def text_response(text: str, status: int = 200, headers: Mapping[str, str] | None = None,
                   content_type: str = "text/plain") -> Response:
     """A text response, encoded as UTF-8 with the charset declared."""
-    resp = Response(body=text.encode("utf-8"), status=status, content_type=content_type,
-                    charset="utf-8")
-    return _headers(resp, headers)
+    check_header("Content-Type", content_type)
+    if "charset=" not in content_type:
+        content_type += "; charset=utf-8"
+    return body_response(text.encode("utf-8"), status, content_type, headers)
 
 
 def html_response(html: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
