@@ -12,10 +12,15 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from webob.dec import wsgify as _webob_wsgify
+from webob.exc import HTTPException
+from webob.request import BaseRequest
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 __all__ = [
+    "wsgify",
     "MASK",
     "SECRET_WORDS",
     "IterProxy",
@@ -123,6 +128,47 @@ def request_target(environ: WSGIEnvironment, query: bool = True) -> str:
         query = quote(query.encode("latin-1", "backslashreplace"), safe=_QUERY_SAFE)
         target += "?" + mask_params(query)
     return target
+
+
+class wsgify(_webob_wsgify):  # noqa: N801 (WebOb's name)
+    """``webob.dec.wsgify`` for middleware classes: the same decorator, a lean call.
+
+    A decorated ``__call__(self, req)`` that returns a WSGI app (or raises a
+    ``webob.exc`` error) is called with a bare ``BaseRequest``; every other use
+    falls back to WebOb's own behaviour::
+
+        class Middleware:
+            @wsgify
+            def __call__(self, req):
+                return self.app
+    """
+
+    # PERF: WebOb builds a Request *and* a Response per call and clones the
+    # decorator on every attribute access of a decorated method; middleware
+    # that returns a WSGI app needs neither.
+    RequestClass = BaseRequest
+
+    def __get__(self, obj: Any, type: Any = None) -> Any:  # noqa: A002 (WebOb's signature)
+        if obj is None:
+            return self
+        key = "_wsgify_" + self.func.__name__
+        bound = obj.__dict__.get(key)
+        if bound is None:
+            bound = obj.__dict__[key] = super().__get__(obj, type)
+        return bound
+
+    def __call__(self, req: Any, *args: Any, **kw: Any) -> Any:
+        if type(req) is not dict or len(args) != 1 or kw or self.args or self.kwargs \
+                or self.middleware_wraps is not None or self.func is None:
+            return super().__call__(req, *args, **kw)
+        environ, start_response = req, args[0]
+        try:
+            resp = self.func(self.RequestClass(environ))
+        except HTTPException as exc:
+            resp = exc
+        if not callable(resp):
+            raise TypeError(f"{self.func!r} must return a WSGI application, not {resp!r}")
+        return resp(environ, start_response)
 
 
 class IterProxy:

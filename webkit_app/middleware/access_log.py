@@ -22,9 +22,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Callable
 
-from webob.dec import wsgify
-
-from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str
+from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str, wsgify
 from .request_id import ENVIRON_KEY
 
 if TYPE_CHECKING:

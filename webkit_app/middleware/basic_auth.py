@@ -30,11 +30,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 import bcrypt
-from webob.dec import wsgify
 from webob.exc import HTTPUnauthorized
 
 from ..httperror import render_http_error
-from ._wsgi import as_tuple, rewrite_headers, wsgi_str
+from ._wsgi import as_tuple, rewrite_headers, wsgi_str, wsgify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -24,11 +24,10 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from webob.dec import wsgify
 from webob.exc import HTTPForbidden
 
 from ..httperror import render_http_error
-from ._wsgi import as_bool, as_tuple, merge_vary, rewrite_headers
+from ._wsgi import as_bool, as_tuple, merge_vary, rewrite_headers, wsgify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

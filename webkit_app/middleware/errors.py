@@ -20,11 +20,10 @@ import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable
 
-from webob.dec import wsgify
 from webob.exc import HTTPInternalServerError, WSGIHTTPException
 
 from ..httperror import render_http_error
-from ._wsgi import MASK, SECRET_WORDS, IterProxy, as_bool, mask_params, request_target
+from ._wsgi import MASK, SECRET_WORDS, IterProxy, as_bool, mask_params, request_target, wsgify
 from .request_id import ensure_request_id
 
 if TYPE_CHECKING:

@@ -18,9 +18,7 @@ from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING
 
-from webob.dec import wsgify
-
-from ._wsgi import IterProxy, rewrite_headers
+from ._wsgi import IterProxy, rewrite_headers, wsgify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
