@@ -282,3 +282,11 @@ def test_admin_newline_does_not_match_admin():
     app = App()
     app.add_route("GET", "/admin", lambda r: json_response("admin"))
     TestApp(app).get("/admin%0a", status=404)
+
+
+def test_oversized_content_length_is_413_even_for_a_handler_reading_body_file():
+    app = App(max_body_size=10)
+    app.add_route("POST", "/raw", lambda r: json_response(len(r.body_file.read())))
+    res = raw_post("/raw", app=app, CONTENT_LENGTH="11", wsgi_input=Exploding())
+    assert res.status_int == 413
+    assert raw_post("/raw", b"0123456789", app=app, CONTENT_LENGTH="10").json == 10

@@ -23,11 +23,12 @@ from webob.exc import (
     HTTPBadRequest,
     HTTPException,
     HTTPInternalServerError,
+    HTTPRequestEntityTooLarge,
     HTTPServiceUnavailable,
     WSGIHTTPException,
 )
 
-from .body import DEFAULT_MAX_BODY_SIZE
+from .body import DEFAULT_MAX_BODY_SIZE, content_length
 from .httperror import render_error, render_http_error
 from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
@@ -197,6 +198,12 @@ class App:
         environ[_ROUTING_ARGS] = ((), dict(zip(route.names, values, strict=True)) if values else {})
         environ[APP_KEY] = self
         environ[MAX_BODY_KEY] = self.max_body_size
+        if environ.get("CONTENT_LENGTH"):
+            # NOTE: refused before the handler runs, whatever it reads the body with.
+            length = content_length(environ)
+            if length is not None and length > self.max_body_size:
+                raise HTTPRequestEntityTooLarge(
+                    f"Request body of {length} bytes exceeds {self.max_body_size}")
         return self._call(route, self.request_class(environ))
 
     def _call(self, route: Route, request: Request) -> Any:
