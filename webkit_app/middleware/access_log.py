@@ -48,9 +48,19 @@ def _field(value: str | None) -> str:
     return _UNSAFE.sub(_hex, value) if value else "-"
 
 
+_clf_cache: tuple[int, str] = (-1, "")
+
+
 def _clf_time(wall: float) -> str:
-    tm = time.localtime(wall)
-    return time.strftime(f"%d/{_MONTHS[tm.tm_mon - 1]}/%Y:%H:%M:%S %z", tm)
+    # PERF: formatted once per second, not per record.
+    global _clf_cache
+    second = int(wall)
+    cached = _clf_cache
+    if cached[0] != second:
+        tm = time.localtime(second)
+        cached = _clf_cache = (second, time.strftime(
+            f"%d/{_MONTHS[tm.tm_mon - 1]}/%Y:%H:%M:%S %z", tm))
+    return cached[1]
 
 
 class _Entry:
@@ -162,20 +172,26 @@ class AccessLog:
         environ = entry.environ
         duration = (time.perf_counter() - entry.start) * 1000.0
         method = _field(environ.get("REQUEST_METHOD"))
-        target = request_target(environ)
+        path = request_target(environ, query=False)
+        query = environ.get("QUERY_STRING")
+        target = request_target(environ) if query else path
         user = _field(environ.get("REMOTE_USER"))
         rid = _field(environ.get(ENVIRON_KEY))
         extra = {
-            "method": method, "path": request_target(environ, query=False),
+            "method": method, "path": path,
             "status": entry.status, "bytes": entry.nbytes, "duration_ms": round(duration, 3),
             "request_id": None if rid == "-" else rid, "remote_user": None if user == "-" else user,
         }
-        logger.info(
-            _FORMAT, _field(environ.get("REMOTE_ADDR")), user, _clf_time(entry.wall), method,
+        args = (
+            _field(environ.get("REMOTE_ADDR")), user, _clf_time(entry.wall), method,
             target, _field(environ.get("SERVER_PROTOCOL")), entry.status, entry.nbytes,
             _field(environ.get("HTTP_REFERER")), _field(environ.get("HTTP_USER_AGENT")),
-            duration, rid, extra=extra,
+            duration, rid,
         )
+        # PERF: makeRecord + handle skips logger.info's caller lookup (a stack
+        # walk per record); the caller is always this method anyway.
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args,
+                                        None, "_emit", extra))
 
 
 access_log = AccessLog
