@@ -15,6 +15,7 @@ from urllib.parse import unquote_to_bytes
 import multipart
 from webob.exc import (
     HTTPBadRequest,
+    HTTPException,
     HTTPLengthRequired,
     HTTPRequestEntityTooLarge,
     HTTPUnsupportedMediaType,
@@ -84,13 +85,33 @@ def read_body(environ: dict, max_size: int, *, require: bool = False) -> bytes:
     return data
 
 
+def _read(stream: IO[bytes], size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except HTTPException:
+        raise
+    # NOTE: servers raise their own errors on a broken body, and not only
+    # OSError: gunicorn's InvalidChunkSize is a plain Exception.
+    except Exception as exc:
+        raise HTTPBadRequest(f"Request body could not be read: {type(exc).__name__}") from None
+
+
+class _ServerInput:
+    """``wsgi.input`` for the multipart parser: a broken body is a 400."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return _read(self._stream, size)
+
+
 def _read_exact(stream: IO[bytes], length: int) -> bytes:
     chunks, left = [], length
     while left > 0:
-        try:
-            chunk = stream.read(min(left, _CHUNK))
-        except (OSError, ValueError) as exc:  # servers raise on a broken body
-            raise HTTPBadRequest(f"Request body could not be read: {type(exc).__name__}") from None
+        chunk = _read(stream, min(left, _CHUNK))
         if not chunk:
             break
         chunks.append(chunk)
@@ -101,10 +122,7 @@ def _read_exact(stream: IO[bytes], length: int) -> bytes:
 def _read_unsized(stream: IO[bytes], max_size: int) -> bytes:
     chunks, total = [], 0
     while True:
-        try:
-            chunk = stream.read(_CHUNK)
-        except (OSError, ValueError) as exc:
-            raise HTTPBadRequest(f"Request body could not be read: {type(exc).__name__}") from None
+        chunk = _read(stream, _CHUNK)
         if not chunk:
             return b"".join(chunks)
         total += len(chunk)
@@ -244,8 +262,7 @@ def parse_multipart(
     if not boundary or len(boundary) > 200:
         raise HTTPBadRequest("multipart/form-data without a valid boundary")
     check_charset(params, "multipart/form-data")
-    if isinstance(stream, bytes):
-        stream = io.BytesIO(stream)
+    stream = io.BytesIO(stream) if isinstance(stream, bytes) else _ServerInput(stream)
     parser = multipart.MultipartParser(
         stream, boundary, -1 if length is None else length, strict=True,
         part_limit=part_limit, memory_limit=max(field_limit * 2, 1024 * 1024),
