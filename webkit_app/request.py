@@ -98,7 +98,13 @@ class Request(webob.Request):
     def require_body(self) -> bytes:
         """The body; 411 when the client sent neither a length nor chunks."""
         env = self.environ
-        if env.get(_BODY_KEY) is None and content_length(env) is None and not is_chunked(env):
+        unsized = env.get(_BODY_KEY) is None and content_length(env) is None
+        if unsized and not is_chunked(env):
+            raise HTTPLengthRequired("A request body with a Content-Length is required")
+        # NOTE: gunicorn and waitress set wsgi.input_terminated on every request,
+        # so one with neither a length nor chunks only shows as an empty body.
+        chunked = "chunked" in env.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if unsized and not chunked and not self.body:
             raise HTTPLengthRequired("A request body with a Content-Length is required")
         return self.body
 
