@@ -1,0 +1,553 @@
+"""Every row of ../shared/BAD_INPUTS.md, end to end, and where each is tested.
+
+The tests here send the bad input over real HTTP to the demo behind its
+production middleware stack (``create_app``'s layers, DEBUG off, Basic auth
+on ``/admin``, CORS and ALLOWED_HOSTS configured), served by gunicorn with
+``deploy/gunicorn.conf.py`` and by waitress through ``webkit-app serve``.
+Unit-level tests of the same rows live elsewhere; this table maps them all.
+
+Request parsing
+===============================================  ===================================================
+Row                                              Tests
+===============================================  ===================================================
+JSON malformed or empty                          test_request::test_json_bodies,
+                                                 here test_json_body_errors_end_to_end
+JSON not UTF-8                                   test_request::test_json_bodies, here (same)
+JSON ``charset=bogus``                           test_request::test_json_bodies, here (same)
+JSON nested 1000+ deep                           test_request::test_json_bodies, here (same)
+JSON integer over 4300 digits                    test_request::test_json_bodies, here (same)
+JSON as ``text/plain``                           test_request::test_json_bodies, here (same)
+Query ``?a=%ff``                                 test_request::test_query_strings,
+                                                 test_notes::test_bad_query_encoding_is_400,
+                                                 here test_query_not_utf8_end_to_end
+Path ``/%ff``                                    test_app::test_invalid_utf8_path_is_400,
+                                                 test_middleware_access_log::
+                                                 test_paths_are_logged_escaped_from_the_raw_environ,
+                                                 here test_path_not_utf8_end_to_end
+Path ``/admin%0a``                               test_request::test_admin_newline_does_not_match_admin,
+                                                 test_routing::test_no_match,
+                                                 here test_admin_with_a_control_character_is_not_admin
+Urlencoded form, bad UTF-8                       test_request::test_urlencoded_forms,
+                                                 here test_form_errors_end_to_end
+Form with a non-UTF-8 charset                    test_request::test_urlencoded_forms, here (same)
+Multipart: no/invalid boundary                   test_request::test_malformed_multipart_is_400,
+                                                 here test_malformed_multipart_end_to_end
+Multipart: wrong boundary, garbage, truncated    test_request::test_malformed_multipart_is_400,
+                                                 here (same)
+Multipart: 20,000 parts                          test_request::test_cve_2023_25577_many_parts_is_413,
+                                                 here test_cve_2023_25577_many_parts_end_to_end
+Multipart: 2 MB part of short lines              test_request::test_cve_2023_46136_part_of_short_lines_is_fast,
+                                                 here test_cve_2023_46136_part_of_short_lines_end_to_end
+Multipart filename ``../../etc/passwd``          test_request::test_multipart_fields_and_file,
+                                                 here test_multipart_filename_is_never_a_path_end_to_end
+Body larger than the limit                       test_request::test_body_over_limit_is_413_before_reading,
+                                                 test_request::test_chunked_body_counted_while_read,
+                                                 test_notes::test_body_over_the_limit_is_413,
+                                                 test_raw_sockets::
+                                                 test_content_length_over_the_limit_is_413_before_the_body_is_sent,
+                                                 test_raw_sockets::test_a_chunked_body_over_the_limit_is_413
+No Content-Length, not chunked, body sent        test_request::test_json_without_length_or_chunks_is_411,
+                                                 here test_no_length_and_no_chunks_is_411_end_to_end
+``Content-Length: abc``, ``1e3``, ``3,3``        test_request::test_content_length_must_be_ascii_digits,
+                                                 test_raw_sockets::test_bad_content_length_is_refused
+``Content-Length: -1``, ``+3``, ``1_0``, ...     test_request::test_content_length_must_be_ascii_digits,
+                                                 test_raw_sockets::test_bad_content_length_is_refused,
+                                                 test_raw_sockets::test_cve_2022_24761_plus_and_hex_lengths_are_refused
+Content-Length larger than the body              test_request::test_body_shorter_than_content_length_is_400,
+                                                 test_raw_sockets::test_bad_content_length_is_refused
+                                                 [body_shorter_than_length]
+Bad chunk size under gunicorn                    test_request::test_server_error_while_reading_body_is_400,
+                                                 here test_gunicorn_invalid_chunk_size_is_400_not_500,
+                                                 test_raw_sockets::test_bad_chunk_is_refused
+===============================================  ===================================================
+
+Responses and headers
+===============================================  ===================================================
+CR/LF/NUL in a header name or value              test_response::test_unsafe_header_values_are_refused_when_set,
+                                                 test_response::test_unsafe_header_names_are_refused,
+                                                 test_app::test_returned_foreign_response_with_crlf_header_is_refused,
+                                                 here test_crlf_in_a_redirected_query_is_not_a_header
+Non-latin-1 header value                         test_response::test_unsafe_header_values_are_refused_when_set
+``status_code`` 999 / 600 / 99                   test_response::test_status_code_outside_100_599_refused
+Redirect to user-supplied targets                test_response::test_cve_2024_42353_redirect_refuses_open_redirects,
+                                                 test_response::test_redirect_same_site_and_allowed_hosts
+``Location: //evil`` and whitespace variants     test_response::test_cve_2024_42353_redirect_refuses_open_redirects,
+                                                 here test_cve_2024_42353_webob_is_at_least_1_8_11,
+                                                 here test_cve_2024_42353_redirects_stay_on_site_end_to_end
+Host ``good.com@evil.com``, ``x:abc``, twice     test_app::test_allowed_hosts, test_factory::test_allowed_hosts,
+                                                 here test_host_not_allowed_end_to_end,
+                                                 here test_duplicate_host_end_to_end
+``X-Forwarded-For`` spoofed                      here test_x_forwarded_for_from_an_untrusted_peer_is_not_believed,
+                                                 here test_x_forwarded_for_from_a_trusted_proxy_is_believed
+===============================================  ===================================================
+
+Auth, cookies, errors, streaming
+===============================================  ===================================================
+``Authorization: Basic !!!``                     test_middleware_basic_auth::test_malformed_or_wrong_credentials_get_401_never_500,
+                                                 test_access_control::test_bad_credentials_are_401_without_the_handler
+Basic credentials not UTF-8, or no ``:``         test_middleware_basic_auth (same),
+                                                 test_access_control (same)
+``compare_digest`` on non-ASCII str              test_middleware_basic_auth::test_non_ascii_credentials_compare_as_utf8_bytes,
+                                                 test_access_control::test_right_credentials_pass (non-ASCII password)
+Cookie ``==__Host-x=evil``                       test_request::test_cve_2023_23934_nameless_cookie_cannot_set_host_prefix,
+                                                 here test_cve_2023_23934_nameless_cookie_end_to_end
+Duplicate cookie names                           test_request::test_duplicate_cookie_names_last_wins,
+                                                 here test_duplicate_cookie_names_end_to_end
+Handler raises a non-HTTP exception              test_middleware_errors::test_an_unhandled_exception_is_a_generic_json_500_with_the_request_id,
+                                                 test_factory::test_production_500_is_generic_with_the_request_id,
+                                                 here test_handler_exception_is_a_generic_500_end_to_end,
+                                                 test_access_control::test_debug_page_and_environ_unreachable_without_debug
+``app_iter`` raises mid-stream                   test_middleware_errors::test_an_error_after_the_first_chunk_is_logged_and_re_raised,
+                                                 test_faults::test_handler_raising_mid_stream_closes_the_connection_and_is_logged
+``get_response`` buffering a streamed body       test_middleware_stack::test_a_streamed_response_goes_through_the_whole_stack_unbuffered,
+                                                 test_streaming::test_a_generator_is_not_run_ahead_by_the_stack,
+                                                 here test_streamed_body_is_not_buffered_end_to_end
+HEAD on a streamed response holding a resource   test_app::test_head_closes_unstarted_stream,
+                                                 test_streaming::test_head_releases_the_connection,
+                                                 here test_head_on_a_streamed_response_releases_its_connection_end_to_end
+===============================================  ===================================================
+
+CVE-derived regression cases
+===============================================  ===================================================
+WebOb CVE-2024-42353                             test_response::test_cve_2024_42353_redirect_refuses_open_redirects,
+                                                 here test_cve_2024_42353_*
+Werkzeug CVE-2023-46136                          test_request::test_cve_2023_46136_part_of_short_lines_is_fast, here
+Werkzeug CVE-2023-25577                          test_request::test_cve_2023_25577_many_parts_is_413, here
+Werkzeug CVE-2024-49767                          test_request::test_cve_2024_49767_large_text_field_is_413, here
+Werkzeug CVE-2023-23934                          test_request::test_cve_2023_23934_nameless_cookie_cannot_set_host_prefix, here
+Werkzeug CVE-2016-10516                          test_middleware_errors::test_cve_2016_10516_debug_page_escapes_exception_message,
+                                                 here test_cve_2016_10516_debug_page_escapes_the_exception_end_to_end
+gunicorn CVE-2024-1135                           test_raw_sockets::test_cve_2024_1135_conflicting_framing_headers
+gunicorn CVE-2024-6827                           test_raw_sockets::test_cve_2024_6827_transfer_encoding_never_falls_back_to_content_length
+waitress CVE-2022-24761                          test_raw_sockets::test_cve_2022_24761_plus_and_hex_lengths_are_refused,
+                                                 test_raw_sockets::test_cve_2022_24761_waitress_is_at_least_3_0_1
+flask-cors CVE-2024-6221                         test_middleware_cors::test_cve_2024_6221_private_network_access_is_off_by_default,
+                                                 here test_cve_2024_6221_private_network_access_is_off_end_to_end
+flask-cors CVE-2024-6866                         test_middleware_cors::test_cve_2024_6866_origin_matching_is_case_sensitive,
+                                                 here test_cve_2024_6866_paths_match_case_sensitively_end_to_end
+flask-cors CVE-2024-6844                         test_routing::test_no_match ('+' row),
+                                                 here test_cve_2024_6844_plus_is_not_a_space_in_paths_end_to_end
+flask-cors CVE-2024-6839                         test_middleware_cors::test_cve_2024_6839_origin_regex_must_match_the_whole_origin
+Flask CVE-2023-30861                             test_middleware_basic_auth::test_cve_2023_30861_authenticated_responses_are_private_and_vary,
+                                                 test_access_control::test_cve_2023_30861_admin_responses_are_private_and_vary
+===============================================  ===================================================
+
+CORS cases: test_middleware_cors (every case of the list), here
+test_cors_origin_matching_end_to_end, and test_cors_browser in Chromium.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import time
+import uuid
+from importlib.metadata import version
+from pathlib import Path
+from urllib.parse import unquote_to_bytes, urlsplit
+
+import pytest
+import requests
+import webob
+from reliability_util import (
+    HTPASSWD_PASSWORD,
+    HTPASSWD_USER,
+    Server,
+    demo_server,
+    exchange,
+    write_htpasswd,
+)
+from webtest.http import StopableWSGIServer
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
+
+TIMEOUT = 10
+ORIGIN = "http://127.0.0.1:9"  # the one origin CORS allows here
+JSON = "application/json"
+MP = "multipart/form-data; boundary=XyZ"
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "waitress"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp(request.param)
+    htpasswd = write_htpasswd(folder / "htpasswd")
+    with demo_server(folder, request.param, app="reliability_util:fault_app",
+                     WEB_CONCURRENCY="1", HTPASSWD=str(htpasswd), CORS_ORIGINS=ORIGIN,
+                     ALLOWED_HOSTS="127.0.0.1,localhost") as running:
+        yield running
+
+
+def get(server: Server, path: str, **kwargs) -> requests.Response:
+    kwargs.setdefault("timeout", TIMEOUT)
+    kwargs.setdefault("allow_redirects", False)
+    return requests.get(server.url + path, **kwargs)
+
+
+def raw_get(server: Server, target: str, headers: dict[str, str] | None = None):
+    """GET ``target`` byte for byte (``requests`` would re-quote a bad escape like
+    ``%zz``); returns ``(status, headers, parsed JSON or text)``."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", target, headers=headers or {})
+        res = conn.getresponse()
+        body = res.read().decode("utf-8", "replace")
+        is_json = res.getheader("Content-Type", "").startswith("application/json")
+        return res.status, res.headers, json.loads(body) if is_json else body
+    finally:
+        conn.close()
+
+
+def post(server: Server, path: str, body: bytes, content_type: str, **kwargs) -> requests.Response:
+    headers = {"Content-Type": content_type, **kwargs.pop("headers", {})}
+    return requests.post(server.url + path, data=body, headers=headers, timeout=TIMEOUT, **kwargs)
+
+
+def multipart(parts: list[tuple[str, bytes, str | None]], boundary: str = "XyZ") -> bytes:
+    out = b""
+    for name, value, filename in parts:
+        disp = b'form-data; name="%s"' % name.encode()
+        if filename is not None:
+            disp += b'; filename="%s"' % filename.encode()
+        out += b"--%s\r\nContent-Disposition: %s\r\n\r\n%s\r\n" % (boundary.encode(), disp, value)
+    return out + b"--%s--\r\n" % boundary.encode()
+
+
+def access_line(server: Server, rid: str) -> str:
+    """The app's access-log line of the request ``rid`` (written when its body closed)."""
+    def find() -> str | None:
+        return next((line for line in server.output.splitlines()
+                     if "[webkit_app.access]" in line and rid in line), None)
+    deadline = time.monotonic() + 10
+    while (line := find()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert line, f"no access-log line for {rid}:\n{server.output[-2000:]}"
+    return line.split("[webkit_app.access] ", 1)[1]
+
+
+def assert_no_traceback(server: Server) -> None:
+    assert "Traceback" not in server.output, server.output[-3000:]
+
+
+# -- request parsing --------------------------------------------------------------------
+
+JSON_ROWS = {
+    "malformed": (b'{"text": ', JSON, 400, "Malformed JSON"),
+    "empty": (b"", JSON, 400, "empty"),
+    "not_utf8": (b'{"text": "\xff"}', JSON, 400, "not valid UTF-8"),
+    "charset_bogus": (b'{"text": "a"}', JSON + "; charset=bogus", 415, "must be UTF-8"),
+    "nested_1000_deep": (b"[" * 1000 + b"]" * 1000, JSON, 400, "nested deeper"),
+    "integer_4301_digits": (b"9" * 4301, JSON, 400, "number too long"),
+    "sent_as_text_plain": (b'{"text": "a"}', "text/plain", 415, "Expected Content-Type"),
+}
+
+
+@pytest.mark.parametrize("row", list(JSON_ROWS))
+def test_json_body_errors_end_to_end(server: Server, row: str) -> None:
+    body, ctype, status, message = JSON_ROWS[row]
+    res = post(server, "/api/notes", body, ctype)
+    assert res.status_code == status, res.text
+    assert res.json()["status"] == status and message in res.json()["detail"]
+    assert_no_traceback(server)
+
+
+@pytest.mark.parametrize("path", ["/api/echo?a=%ff", "/api/echo?a=%zz", "/api/echo?a=%",
+                                  "/api/notes?limit=%ff", "/api/echo?%c3=1"])
+def test_query_not_utf8_end_to_end(server: Server, path: str) -> None:
+    status, _, body = raw_get(server, path)
+    assert status == 400 and body["status"] == 400, body
+    assert_no_traceback(server)
+
+
+@pytest.mark.parametrize("path", ["/%ff", "/api/%ff%fe", "/users/%c3%28", "/%ed%a0%80"])
+def test_path_not_utf8_end_to_end(server: Server, path: str) -> None:
+    rid = uuid.uuid4().hex
+    res = get(server, path, headers={"X-Request-ID": rid})
+    assert res.status_code == 400 and "UTF-8" in res.json()["detail"]
+    line = access_line(server, rid)  # logged from the raw environ, escaped
+    logged = line.split('"GET ', 1)[1].split(" HTTP/1.1", 1)[0]
+    assert unquote_to_bytes(logged) == unquote_to_bytes(path) and '" 400 ' in line, line
+    assert_no_traceback(server)
+
+
+@pytest.mark.parametrize("path", ["/admin%0a", "/admin%0d", "/admin%00", "/admin%0a/stats",
+                                  "/admin%09", "/admin/stats%0a"])
+@pytest.mark.parametrize("auth", [None, (HTPASSWD_USER, HTPASSWD_PASSWORD)])
+def test_admin_with_a_control_character_is_not_admin(server: Server, path: str, auth) -> None:
+    res = get(server, path, auth=auth)
+    assert res.status_code in (400, 401, 404), res.text
+    assert "Signed in as" not in res.text and '"pool"' not in res.text
+
+
+FORM_ROWS = {
+    "percent_ff": (b"a=%ff", "application/x-www-form-urlencoded", 400),
+    "raw_latin1_byte": (b"a=\xe9", "application/x-www-form-urlencoded", 400),
+    "charset_latin1": (b"a=1", "application/x-www-form-urlencoded; charset=latin-1", 415),
+    "charset_shift_jis": (b"a=1", "application/x-www-form-urlencoded; charset=shift_jis", 415),
+    "1001_fields": (b"&".join(b"f%d=1" % i for i in range(1001)),
+                    "application/x-www-form-urlencoded", 413),
+}
+
+
+@pytest.mark.parametrize("row", list(FORM_ROWS))
+def test_form_errors_end_to_end(server: Server, row: str) -> None:
+    body, ctype, status = FORM_ROWS[row]
+    res = post(server, "/api/echo", body, ctype)
+    assert res.status_code == status, res.text
+    assert_no_traceback(server)
+
+
+MULTIPART_ROWS = {
+    "no_boundary": ("multipart/form-data", multipart([("a", b"1", None)])),
+    "empty_boundary": ("multipart/form-data; boundary=", multipart([("a", b"1", None)])),
+    "wrong_boundary": ("multipart/form-data; boundary=Other", multipart([("a", b"1", None)])),
+    "garbage": (MP, b"garbage garbage garbage"),
+    "truncated": (MP, multipart([("a", b"1", None)])[:-12]),
+    "field_not_utf8": (MP, multipart([("a", b"\xff\xfe", None)])),
+}
+
+
+@pytest.mark.parametrize("row", list(MULTIPART_ROWS))
+def test_malformed_multipart_end_to_end(server: Server, row: str) -> None:
+    ctype, body = MULTIPART_ROWS[row]
+    res = post(server, "/api/echo", body, ctype)
+    assert res.status_code == 400, res.text
+    assert_no_traceback(server)
+
+
+def test_multipart_filename_is_never_a_path_end_to_end(server: Server) -> None:
+    body = multipart([("up", b"data", "../../etc/passwd"), ("b", b"x", "..\\..\\boot.ini")])
+    form = post(server, "/api/echo", body, MP).json()["form"]
+    assert form["up"]["filename"] == "passwd" and form["b"]["filename"] == "boot.ini"
+
+
+def test_cve_2023_25577_many_parts_end_to_end(server: Server) -> None:
+    body = multipart([(f"f{i}", b"x", None) for i in range(20_000)])
+    started = time.monotonic()
+    res = post(server, "/api/echo", body, MP)
+    assert res.status_code == 413 and time.monotonic() - started < 5
+
+
+def test_cve_2024_49767_large_text_field_end_to_end(server: Server) -> None:
+    res = post(server, "/api/echo", multipart([("big", b"a" * (2 * 1024 * 1024), None)]), MP)
+    assert res.status_code == 413
+
+
+def test_cve_2023_46136_part_of_short_lines_end_to_end(server: Server) -> None:
+    body = multipart([("f", b"\r\n" * (1024 * 1024), "f.bin")])  # 2 MB of CR/LF
+    started = time.monotonic()
+    res = post(server, "/api/echo", body, MP)
+    assert res.status_code == 200 and res.json()["form"]["f"]["size"] == 2 * 1024 * 1024
+    assert time.monotonic() - started < 5  # WebOb's cgi parser takes seconds per MB here
+
+
+def test_no_length_and_no_chunks_is_411_end_to_end(server: Server) -> None:
+    data = (b"POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Connection: close\r\n\r\n{"text": "sneaky"}')
+    reply = exchange(server.port, data, timeout=TIMEOUT)
+    assert reply.status == 411, reply[:300]
+    assert "sneaky" not in requests.get(server.url + "/api/notes", timeout=TIMEOUT).text
+
+
+class _BrokenChunks(io.RawIOBase):
+    """gunicorn's ``wsgi.input`` on a bad chunk size: it raises its own error."""
+
+    def read(self, size: int = -1) -> bytes:
+        from gunicorn.http.errors import InvalidChunkSize
+
+        raise InvalidChunkSize(b"zz")
+
+
+@pytest.mark.parametrize("path,ctype", [("/api/notes", JSON), ("/api/echo", MP),
+                                        ("/api/echo", "application/x-www-form-urlencoded")])
+def test_gunicorn_invalid_chunk_size_is_400_not_500(app, path: str, ctype: str) -> None:
+    """gunicorn's InvalidChunkSize is not an OSError: it once escaped as a 500."""
+    req = webob.Request.blank(path, method="POST", content_type=ctype)
+    req.environ.update({"wsgi.input": _BrokenChunks(), "CONTENT_LENGTH": "",
+                        "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
+    res = req.get_response(app)
+    assert res.status_int == 400 and "could not be read" in res.json["detail"]
+
+
+# -- responses and headers ------------------------------------------------------------------
+
+def test_crlf_in_a_redirected_query_is_not_a_header(server: Server) -> None:
+    res = get(server, "/api/?x=%0d%0aSet-Cookie:%20evil=1%0d%0a")
+    assert res.status_code == 308 and urlsplit(res.headers["Location"]).path == "/api"
+    assert "Set-Cookie" not in res.headers and "evil" not in res.cookies
+
+
+def assert_on_site(server: Server, location: str) -> None:
+    """A Location this server sent: a path, or an absolute URL to this very server."""
+    assert location.isprintable() and " " not in location and "\\" not in location, location
+    parts = urlsplit(location)
+    if parts.scheme or parts.netloc:
+        assert (parts.scheme, parts.netloc) == ("http", f"127.0.0.1:{server.port}"), location
+    assert parts.path.startswith("/") and not parts.path.startswith("//"), location
+
+
+def test_cve_2024_42353_webob_is_at_least_1_8_11() -> None:
+    installed = tuple(int(p) for p in version("WebOb").split(".")[:3])
+    assert installed >= (1, 8, 11), f"WebOb {installed}: Location open redirect"
+
+
+@pytest.mark.parametrize("path", ["/api/", "//evil.example/", "//evil.example/api/",
+                                  "/%2F%2Fevil.example/api/", "/%5Cevil.example/", "/%09/evil.example/",
+                                  "/\\evil.example/", "/api/?next=//evil.example"])
+def test_cve_2024_42353_redirects_stay_on_site_end_to_end(server: Server, path: str) -> None:
+    status, headers, _ = raw_get(server, path)
+    assert status < 500
+    if 300 <= status < 400:
+        assert_on_site(server, headers["Location"])
+    if path.startswith("/api/"):
+        assert status == 308 and urlsplit(headers["Location"]).path == "/api"
+
+
+@pytest.mark.parametrize("host", ["good.example@evil.example", "127.0.0.1@evil.example",
+                                  "x:abc", "evil.example", "127.0.0.1.evil.example",
+                                  "localhost:80@evil.example", "localhost:@evil.example",
+                                  "localhost:x"])
+def test_host_not_allowed_end_to_end(server: Server, host: str) -> None:
+    """ALLOWED_HOSTS=127.0.0.1,localhost: any other Host is a 400, whatever its shape
+    (``localhost:80@evil.example`` would make absolute URLs point at evil.example)."""
+    res = get(server, "/api/", headers={"Host": host})
+    assert res.status_code == 400, f"Host {host!r}: {res.status_code} {res.headers.get('Location')}"
+    assert get(server, "/api", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+
+
+def test_duplicate_host_end_to_end(server: Server) -> None:
+    data = (b"GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n"
+            b"Connection: close\r\n\r\n")
+    reply = exchange(server.port, data, timeout=TIMEOUT)
+    assert reply.status == 400 or (reply.status is None and reply.closed), reply[:300]
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_not_believed(server: Server) -> None:
+    rid = uuid.uuid4().hex
+    res = get(server, "/api", headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.1",
+                                       "X-Request-ID": rid})
+    assert res.status_code == 200
+    assert access_line(server, rid).startswith("127.0.0.1 ")
+
+
+def test_x_forwarded_for_from_a_trusted_proxy_is_believed(tmp_path: Path) -> None:
+    """TRUSTED_PROXIES=127.0.0.1: the proxy's X-Forwarded-For names the client."""
+    with demo_server(tmp_path, "gunicorn", TRUSTED_PROXIES="127.0.0.1") as proxied:
+        rid = uuid.uuid4().hex
+        res = get(proxied, "/api", headers={"X-Forwarded-For": "203.0.113.9",
+                                            "X-Request-ID": rid})
+        assert res.status_code == 200
+        line = access_line(proxied, rid)
+    assert line.startswith("203.0.113.9 "), (
+        f"TRUSTED_PROXIES is set but the forwarded client is not used: {line}")
+
+
+# -- auth, cookies, errors, streaming -------------------------------------------------------
+
+def test_cve_2023_23934_nameless_cookie_end_to_end(server: Server) -> None:
+    res = get(server, "/api/echo", headers={"Cookie": "==__Host-x=evil; a=1"})
+    assert "__Host-x" not in res.json()["cookies"] and res.json()["cookies"].get("a") == "1"
+
+
+def test_duplicate_cookie_names_end_to_end(server: Server) -> None:
+    assert get(server, "/api/echo", headers={"Cookie": "a=1; a=2"}).json()["cookies"] == {"a": "2"}
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "text/plain"])
+def test_handler_exception_is_a_generic_500_end_to_end(server: Server, accept: str) -> None:
+    rid = uuid.uuid4().hex
+    res = get(server, "/_test/raise", headers={"Accept": accept, "X-Request-ID": rid})
+    assert res.status_code == 500 and res.headers["Content-Type"].startswith(accept)
+    assert rid in res.text
+    for leak in ("Traceback", "RuntimeError", "<script>", "alert(1)", "secret=", "wsgi."):
+        assert leak not in res.text
+    deadline = time.monotonic() + 10  # logged with its traceback and the request id
+    while f"Unhandled exception (request id {rid})" not in server.output:
+        assert time.monotonic() < deadline, server.output[-2000:]
+        time.sleep(0.05)
+
+
+def test_cve_2016_10516_debug_page_escapes_the_exception_end_to_end(tmp_path: Path) -> None:
+    """With DEBUG on (never in production), the page shows the message escaped."""
+    from webkit_app.config import Config
+    from webkit_app.demo import make_demo
+    from webkit_app.factory import wrap
+
+    config = Config(debug=True, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                    files_dir=tmp_path)
+    demo = make_demo(config)
+
+    def explode(request):
+        raise ValueError('<script>alert("xss")</script><img src=x onerror=alert(1)>')
+
+    demo.add_route("GET", "/explode", explode)
+    live = StopableWSGIServer.create(wrap(demo, config), host="127.0.0.1", port=0)
+    try:
+        res = requests.get(f"http://127.0.0.1:{live.effective_port}/explode",
+                           headers={"Accept": "text/html"}, timeout=TIMEOUT)
+    finally:
+        live.shutdown()
+    assert res.status_code == 500 and "Traceback" in res.text
+    assert "<script>alert" not in res.text and "<img" not in res.text
+    assert "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in res.text
+    assert "default-src 'none'" in res.headers["Content-Security-Policy"]
+
+
+def test_streamed_body_is_not_buffered_end_to_end(server: Server) -> None:
+    started = time.monotonic()
+    with requests.get(server.url + "/_test/trickle?seconds=4", stream=True,
+                      timeout=TIMEOUT) as res:
+        first = next(res.iter_content(8192))
+        first_at = time.monotonic() - started
+    assert res.status_code == 200 and first.startswith(b"x") and first_at < 2, first_at
+    assert "Content-Length" not in res.headers
+
+
+def test_head_on_a_streamed_response_releases_its_connection_end_to_end(server: Server) -> None:
+    requests.post(server.url + "/api/notes", json={"text": "for export"}, timeout=TIMEOUT)
+    res = requests.head(server.url + "/api/notes/export", timeout=TIMEOUT)
+    assert res.status_code == 200 and res.content == b""
+    # NOTE: one worker process, so /_test/pool sees the pool the export used.
+    deadline = time.monotonic() + 10
+    while (stats := get(server, "/_test/pool").json()["pool"])["in_use"]:
+        assert time.monotonic() < deadline, f"the HEAD left a connection in use: {stats}"
+        time.sleep(0.05)
+    assert stats["size"] >= 1  # the export did take a connection
+
+
+# -- the CVE-derived CORS and path cases ---------------------------------------------------------
+
+def test_cve_2024_6221_private_network_access_is_off_end_to_end(server: Server) -> None:
+    res = requests.options(server.url + "/api/notes", timeout=TIMEOUT, headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Private-Network": "true"})
+    assert res.status_code == 204 and res.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Access-Control-Allow-Private-Network" not in res.headers
+
+
+@pytest.mark.parametrize("path", ["/ADMIN", "/Admin/stats", "/aDmIn", "/API/ECHO", "/Api"])
+def test_cve_2024_6866_paths_match_case_sensitively_end_to_end(server: Server, path: str) -> None:
+    res = get(server, path)
+    assert res.status_code == 404, res.text
+    assert "Signed in as" not in res.text
+
+
+@pytest.mark.parametrize("path", ["/users/1+2", "/api+echo", "/admin+stats", "/api/notes+"])
+def test_cve_2024_6844_plus_is_not_a_space_in_paths_end_to_end(server: Server, path: str) -> None:
+    assert get(server, path).status_code == 404
+    # ...while in a query string '+' is a space, as HTML forms send it
+    assert get(server, "/api/echo?q=a+b").json()["query"] == {"q": "a b"}
+
+
+@pytest.mark.parametrize("origin,allowed", [
+    (ORIGIN, True), (ORIGIN + ".evil.example", False), ("HTTP://127.0.0.1:9", False),
+    ("http://127.0.0.1:90", False), ("null", False), (ORIGIN + ", http://b.example", False),
+    ("http://127.0.0.1", False), (ORIGIN + "/", False)])
+def test_cors_origin_matching_end_to_end(server: Server, origin: str, allowed: bool) -> None:
+    res = get(server, "/api", headers={"Origin": origin})
+    assert res.status_code == 200 and "Origin" in res.headers["Vary"]
+    assert res.headers.get("Access-Control-Allow-Origin") == (origin if allowed else None)
+    preflight = requests.options(server.url + "/api/notes", timeout=TIMEOUT, headers={
+        "Origin": origin, "Access-Control-Request-Method": "DELETE"})
+    assert preflight.status_code == (204 if allowed else 403)
+    assert ("Access-Control-Allow-Methods" in preflight.headers) is allowed
