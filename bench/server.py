@@ -1,0 +1,225 @@
+"""The real-server figures: gunicorn under ``wrk``, and peak RSS through waitress.
+
+Every server runs on a free loopback port in a session of its own; waits are
+bounded and the whole process group is killed in ``finally``::
+
+    gunicorn_rps("raw")           # {"rps": ..., "non2xx": 0, "errors": ""}
+    peak_rss("stream")            # {"baseline_kib": ..., "peak_kib": ..., ...}
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .memapp import CHUNK
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+WRK_ARGS = ("-t2", "-c16")
+STREAM_SIZE = 1024 ** 3          # 1 GiB
+UPLOAD_SIZE = 200 * 1024 ** 2    # 200 MiB
+BOUNDARY = "benchboundary7MA4YWxkTrZu0gW"
+TIMEOUT = 180.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A server process in its own session, output in a temporary file."""
+
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.argv, self.port = argv, port
+        self.log = tempfile.TemporaryFile()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN")}
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(10)
+        finally:
+            self.log.close()
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-3000:].decode(errors="replace")
+
+    def wait_ready(self, path: str, timeout: float = 60.0) -> None:
+        """Wait until ``path`` answers 200; fail early if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.argv[0]} exited ({self.proc.returncode}):\n"
+                                   f"{self.output()}")
+            try:
+                status, _ = request(self.port, "GET", path)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.argv[0]} did not answer {path} in {timeout} s:\n{self.output()}")
+
+
+def request(port: int, method: str, path: str, body: Any = None,
+            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One request; the response body is read in chunks, only its head kept."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        head, total = b"", 0
+        while chunk := resp.read(CHUNK):
+            total += len(chunk)
+            if len(head) < 4096:
+                head += chunk[:4096]
+        return resp.status, head if total <= 4096 else str(total).encode()
+    finally:
+        conn.close()
+
+
+# -- gunicorn under wrk ---------------------------------------------------------
+
+def tools_missing() -> str | None:
+    """Why the gunicorn run cannot happen here, or ``None``."""
+    if shutil.which("wrk") is None:
+        return "wrk is not installed (apt-get install wrk)"
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return "gunicorn is not installed (pip install -e '.[bench]')"
+    return None
+
+
+def _wrk(port: int, path: str, seconds: int) -> dict[str, Any]:
+    argv = ["wrk", *WRK_ARGS, f"-d{seconds}s", f"http://{HOST}:{port}{path}"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30,
+                         check=True).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": float(rps.group(1)), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "errors": errors.group(0) if errors else ""}
+
+
+def gunicorn_rps(subject: str, seconds: int = 10, path: str = "/hello") -> dict[str, Any]:
+    """``wrk`` on ``path`` of subject ``subject`` under gunicorn, 2 sync workers."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
+            "--bind", f"{HOST}:{port}", "--log-level", "warning", "--chdir", str(ROOT),
+            f"bench.subjects:build({subject!r})"]
+    with Server(argv, port) as server:
+        server.wait_ready(path)
+        _wrk(port, path, 1)  # NOTE: warm-up: both workers have imported and served
+        return _wrk(port, path, seconds)
+
+
+# -- peak RSS through waitress ----------------------------------------------------
+
+def _status_kib(pid: int, field: str) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no {field} in /proc/{pid}/status")
+    return int(match.group(1))
+
+
+def _blocks(size: int) -> Iterator[bytes]:
+    block = os.urandom(CHUNK)
+    left = size
+    while left > 0:
+        yield block if left >= CHUNK else block[:left]
+        left -= CHUNK
+
+
+def _multipart(size: int) -> tuple[int, Iterator[bytes]]:
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from _blocks(size)
+        yield tail
+
+    return len(head) + size + len(tail), body()
+
+
+def _transfer(kind: str, port: int) -> tuple[int, Any]:
+    if kind.startswith("stream"):
+        status, body = request(port, "GET", f"/stream?size={STREAM_SIZE}")
+        return status, int(body) if status == 200 else body
+    if kind == "upload-raw":
+        headers = {"Content-Type": "application/octet-stream",
+                   "Content-Length": str(UPLOAD_SIZE)}
+        status, body = request(port, "POST", "/upload/raw", _blocks(UPLOAD_SIZE), headers)
+        return status, json.loads(body).get("bytes") if status == 200 else body
+    length, gen = _multipart(UPLOAD_SIZE)
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+               "Content-Length": str(length)}
+    status, body = request(port, "POST", "/upload/multipart", gen, headers)
+    return status, json.loads(body).get("size") if status == 200 else body
+
+
+#: kind -> (what is measured, bytes expected); ``-ref`` kinds are the raw WSGI reference
+MEMORY_RUNS = {
+    "stream": ("streaming a 1 GiB response", STREAM_SIZE),
+    "upload-raw": ("receiving a 200 MiB raw upload (body_file)", UPLOAD_SIZE),
+    "upload-multipart": ("receiving a 200 MiB multipart upload (POST)", UPLOAD_SIZE),
+    "stream-ref": ("reference: a raw WSGI app streaming 1 GiB", STREAM_SIZE),
+}
+
+
+def _one_rss(kind: str) -> dict[str, Any]:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.memapp", str(port)]
+    with Server(argv + ["raw"] if kind.endswith("-ref") else argv, port) as server:
+        server.wait_ready("/ping")
+        baseline = _status_kib(server.proc.pid, "VmHWM")
+        start = time.perf_counter()
+        status, got = _transfer(kind, port)
+        seconds = time.perf_counter() - start
+        peak = _status_kib(server.proc.pid, "VmHWM")
+    expected = MEMORY_RUNS[kind][1]
+    if status != 200 or got != expected:
+        raise RuntimeError(f"{kind}: status {status}, got {got!r}, expected {expected} bytes")
+    return {"baseline_kib": baseline, "peak_kib": peak, "seconds": seconds,
+            "mib_per_s": expected / 2 ** 20 / seconds}
+
+
+def peak_rss(kind: str, runs: int = 2) -> dict[str, Any]:
+    """Peak RSS (VmHWM) of a fresh waitress process through one ``kind`` transfer.
+
+    Each run is a new process; the worst run is kept (the peaks vary with
+    glibc's heap, and a limit is about the worst case).
+    """
+    results = [_one_rss(kind) for _ in range(runs)]
+    worst = max(results, key=lambda r: r["peak_kib"])
+    return {**worst, "peaks_kib": [r["peak_kib"] for r in results]}

@@ -1,0 +1,386 @@
+"""The subjects: one builder per framework, each serving the same routes.
+
+Every builder returns a WSGI application answering:
+
+- ``GET /hello``: ``Hello, World!`` as ``text/plain``;
+- ``GET /users/{id}``: ``{"id": id}`` as JSON, ``id`` converted to ``int``;
+- ``GET /r{i}/{x}`` for ``i`` in ``range(DEEP_ROUTES)``: ``x`` as ``text/plain``;
+- ``GET /search?q=..&page=..``: ``{"q": q, "page": page}`` as JSON;
+- ``POST /echo``: the JSON body, echoed as JSON;
+- anything else: 404.
+
+Each is written the way that framework's users would write it, with its
+default JSON and error pages::
+
+    app = build("webkit_app")          # a WSGI app; ImportError if not installed
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+HELLO = "Hello, World!"
+DEEP_ROUTES = 1000
+SECRET_KEY = "bench-" + "0123456789abcdefghijklmnopqrstuvwxyz"
+ACCESS_LOGGER = "webkit_app.access"
+TEXT = "text/plain; charset=utf-8"
+
+# NOTE: the floor uses the fastest JSON at hand, as webkit_app does.
+try:
+    import orjson
+
+    _dumps: Callable[[Any], bytes] = orjson.dumps
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    def _dumps(data: Any) -> bytes:
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    _loads = json.loads
+
+
+# -- raw WSGI: the floor ------------------------------------------------------
+
+def build_raw() -> Callable:
+    """A hand-written WSGI app: a dict of static paths, a dict of first segments."""
+    hello_body = HELLO.encode()
+
+    def send(start_response, status, ctype, body):  # noqa: ANN001, ANN202
+        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def hello(environ, start_response, arg):  # noqa: ANN001, ANN202
+        return send(start_response, "200 OK", TEXT, hello_body)
+
+    def user(environ, start_response, arg):  # noqa: ANN001, ANN202
+        if not (arg.isascii() and arg.isdigit()):
+            return send(start_response, "404 Not Found", TEXT, b"Not Found")
+        return send(start_response, "200 OK", "application/json", _dumps({"id": int(arg)}))
+
+    def deep(environ, start_response, arg):  # noqa: ANN001, ANN202
+        return send(start_response, "200 OK", TEXT, arg.encode("latin-1"))
+
+    def search(environ, start_response, arg):  # noqa: ANN001, ANN202
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if "q" not in query or "page" not in query:
+            return send(start_response, "400 Bad Request", TEXT, b"Bad Request")
+        data = {"q": query["q"][0], "page": query["page"][0]}
+        return send(start_response, "200 OK", "application/json", _dumps(data))
+
+    def echo(environ, start_response, arg):  # noqa: ANN001, ANN202
+        length = environ.get("CONTENT_LENGTH")
+        try:
+            data = _loads(environ["wsgi.input"].read(int(length)) if length else b"")
+        except ValueError:
+            return send(start_response, "400 Bad Request", TEXT, b"Bad Request")
+        return send(start_response, "200 OK", "application/json", _dumps(data))
+
+    static = {"/hello": ("GET", hello), "/search": ("GET", search), "/echo": ("POST", echo)}
+    firsts = {"users": user, **{f"r{i}": deep for i in range(DEEP_ROUTES)}}
+
+    def app(environ, start_response):  # noqa: ANN001, ANN202
+        path = environ.get("PATH_INFO") or "/"
+        found = static.get(path)
+        if found is not None:
+            if environ["REQUEST_METHOD"] != found[0]:
+                return send(start_response, "405 Method Not Allowed", TEXT, b"Not Allowed")
+            return found[1](environ, start_response, None)
+        parts = path.split("/")
+        if len(parts) == 3 and parts[2] and environ["REQUEST_METHOD"] == "GET":
+            handler = firsts.get(parts[1])
+            if handler is not None:
+                return handler(environ, start_response, parts[2])
+        return send(start_response, "404 Not Found", TEXT, b"Not Found")
+
+    return app
+
+
+# -- bare WebOb: Request in, Response out -------------------------------------
+
+def build_webob() -> Callable:
+    """WebOb alone: a dict for static paths and a list of compiled regexes."""
+    from webob import Request, Response
+    from webob.exc import HTTPMethodNotAllowed, HTTPNotFound
+
+    def hello(req):  # noqa: ANN001, ANN202
+        return Response(text=HELLO, content_type="text/plain", charset="utf-8")
+
+    def user(req, id):  # noqa: ANN001, ANN202, A002
+        return Response(json={"id": int(id)})
+
+    def deep(req, x):  # noqa: ANN001, ANN202
+        return Response(text=x, content_type="text/plain", charset="utf-8")
+
+    def search(req):  # noqa: ANN001, ANN202
+        return Response(json={"q": req.GET["q"], "page": req.GET["page"]})
+
+    def echo(req):  # noqa: ANN001, ANN202
+        return Response(json=req.json)
+
+    static = {"/hello": ("GET", hello), "/search": ("GET", search), "/echo": ("POST", echo)}
+    dynamic = [(re.compile(r"/users/(?P<id>\d+)\Z").match, "GET", user)]
+    dynamic += [(re.compile(rf"/r{i}/(?P<x>[^/]+)\Z").match, "GET", deep)
+                for i in range(DEEP_ROUTES)]
+
+    def route(path):  # noqa: ANN001, ANN202
+        found = static.get(path)
+        if found is not None:
+            return found[0], found[1], {}
+        for match, method, handler in dynamic:
+            m = match(path)
+            if m is not None:
+                return method, handler, m.groupdict()
+        return None
+
+    def app(environ, start_response):  # noqa: ANN001, ANN202
+        req = Request(environ)
+        found = route(req.path_info)
+        if found is None:
+            resp = HTTPNotFound()
+        elif req.method != found[0]:
+            resp = HTTPMethodNotAllowed()
+        else:
+            resp = found[1](req, **found[2])
+        return resp(environ, start_response)
+
+    return app
+
+
+# -- webkit_app ---------------------------------------------------------------
+
+def build_webkit_app() -> Callable:
+    """webkit_app's ``App`` alone, routes registered as its guide shows."""
+    from webkit_app import App, json_response, text_response
+
+    app = App()
+
+    @app.route("/hello")
+    def hello(request):  # noqa: ANN001, ANN202
+        return text_response(HELLO)
+
+    @app.route("/users/{id:int}")
+    def user(request):  # noqa: ANN001, ANN202
+        return json_response({"id": request.urlvars["id"]})
+
+    def deep(request):  # noqa: ANN001, ANN202
+        return text_response(request.urlvars["x"])
+
+    for i in range(DEEP_ROUTES):
+        app.add_route("GET", f"/r{i}/{{x}}", deep)
+
+    @app.route("/search")
+    def search(request):  # noqa: ANN001, ANN202
+        query = request.GET
+        return json_response({"q": query["q"], "page": query["page"]})
+
+    @app.route("/echo", methods=["POST"])
+    def echo(request):  # noqa: ANN001, ANN202
+        return json_response(request.json)
+
+    return app
+
+
+class NullSink(logging.StreamHandler):
+    """A handler that formats every record and writes it to ``os.devnull``."""
+
+    def __init__(self) -> None:
+        super().__init__(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+        self.emitted = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.emitted += 1
+        super().emit(record)
+
+
+def access_sink() -> NullSink:
+    """The access logger at INFO writing to a null sink, as in production (once)."""
+    from webkit_app.config import LOG_FORMAT
+
+    logger = logging.getLogger(ACCESS_LOGGER)
+    for handler in logger.handlers:
+        if isinstance(handler, NullSink):
+            return handler
+    sink = NullSink()
+    sink.setFormatter(logging.Formatter(LOG_FORMAT))
+    logger.addHandler(sink)
+    logger.setLevel(logging.INFO)
+    return sink
+
+
+def production_config(**settings: Any) -> Any:
+    """The demo's production settings (debug off, a real secret)."""
+    from webkit_app import Config
+
+    return Config(secret_key=SECRET_KEY, debug=False, **settings)
+
+
+def build_webkit_stack() -> Callable:
+    """The same ``App`` behind the demo's production middleware stack."""
+    from webkit_app.factory import wrap
+
+    access_sink()
+    return wrap(build_webkit_app(), production_config())
+
+
+# -- the peers ----------------------------------------------------------------
+
+def build_falcon() -> Callable:
+    """Falcon: resources with responders, its ``int`` converter, ``resp.media``."""
+    import falcon
+
+    class Hello:
+        def on_get(self, req, resp):  # noqa: ANN001, ANN202
+            resp.content_type = falcon.MEDIA_TEXT
+            resp.text = HELLO
+
+    class User:
+        def on_get(self, req, resp, id):  # noqa: ANN001, ANN202, A002
+            resp.media = {"id": id}
+
+    class Deep:
+        def on_get(self, req, resp, x):  # noqa: ANN001, ANN202
+            resp.content_type = falcon.MEDIA_TEXT
+            resp.text = x
+
+    class Search:
+        def on_get(self, req, resp):  # noqa: ANN001, ANN202
+            resp.media = {"q": req.get_param("q", required=True),
+                          "page": req.get_param("page", required=True)}
+
+    class Echo:
+        def on_post(self, req, resp):  # noqa: ANN001, ANN202
+            resp.media = req.get_media()
+
+    app = falcon.App()
+    app.add_route("/hello", Hello())
+    app.add_route("/users/{id:int}", User())
+    deep = Deep()
+    for i in range(DEEP_ROUTES):
+        app.add_route(f"/r{i}/{{x}}", deep)
+    app.add_route("/search", Search())
+    app.add_route("/echo", Echo())
+    return app
+
+
+def build_flask() -> Callable:
+    """Flask: view functions, ``<int:id>``, dicts returned as JSON."""
+    from flask import Flask, Response, jsonify, request
+
+    app = Flask("bench_flask")
+
+    @app.get("/hello")
+    def hello():  # noqa: ANN202
+        return Response(HELLO, mimetype="text/plain")
+
+    @app.get("/users/<int:id>")
+    def user(id):  # noqa: ANN001, ANN202, A002
+        return {"id": id}
+
+    def deep(x):  # noqa: ANN001, ANN202
+        return Response(x, mimetype="text/plain")
+
+    for i in range(DEEP_ROUTES):
+        app.add_url_rule(f"/r{i}/<x>", f"deep{i}", deep)
+
+    @app.get("/search")
+    def search():  # noqa: ANN202
+        return {"q": request.args["q"], "page": request.args["page"]}
+
+    @app.post("/echo")
+    def echo():  # noqa: ANN202
+        return jsonify(request.get_json())
+
+    return app
+
+
+def build_bottle() -> Callable:
+    """Bottle: routes on a ``Bottle()`` app, ``<id:int>``, dicts as JSON."""
+    import bottle
+
+    app = bottle.Bottle()
+    request, response = bottle.request, bottle.response
+
+    @app.get("/hello")
+    def hello():  # noqa: ANN202
+        response.content_type = TEXT
+        return HELLO
+
+    @app.get("/users/<id:int>")
+    def user(id):  # noqa: ANN001, ANN202, A002
+        return {"id": id}
+
+    def deep(x):  # noqa: ANN001, ANN202
+        response.content_type = TEXT
+        return x
+
+    for i in range(DEEP_ROUTES):
+        app.route(f"/r{i}/<x>", "GET", deep)
+
+    @app.get("/search")
+    def search():  # noqa: ANN202
+        query = request.query
+        return {"q": query.getunicode("q"), "page": query.getunicode("page")}
+
+    @app.post("/echo")
+    def echo():  # noqa: ANN202
+        return request.json
+
+    return app
+
+
+def build_pyramid() -> Callable:
+    """Pyramid: routes and views, the ``json`` renderer, its default 404 view."""
+    from pyramid.config import Configurator
+    from pyramid.response import Response
+
+    def hello(request):  # noqa: ANN001, ANN202
+        return Response(text=HELLO, content_type="text/plain", charset="utf-8")
+
+    def user(request):  # noqa: ANN001, ANN202
+        return {"id": int(request.matchdict["id"])}
+
+    def deep(request):  # noqa: ANN001, ANN202
+        return Response(text=request.matchdict["x"], content_type="text/plain", charset="utf-8")
+
+    def search(request):  # noqa: ANN001, ANN202
+        return {"q": request.GET["q"], "page": request.GET["page"]}
+
+    def echo(request):  # noqa: ANN001, ANN202
+        return request.json_body
+
+    with Configurator() as config:
+        config.add_route("hello", "/hello")
+        config.add_view(hello, route_name="hello", request_method="GET")
+        config.add_route("user", r"/users/{id:\d+}")
+        config.add_view(user, route_name="user", request_method="GET", renderer="json")
+        for i in range(DEEP_ROUTES):
+            config.add_route(f"deep{i}", f"/r{i}/{{x}}")
+            config.add_view(deep, route_name=f"deep{i}", request_method="GET")
+        config.add_route("search", "/search")
+        config.add_view(search, route_name="search", request_method="GET", renderer="json")
+        config.add_route("echo", "/echo")
+        config.add_view(echo, route_name="echo", request_method="POST", renderer="json")
+    return config.make_wsgi_app()
+
+
+#: subject name -> (label, builder), in table order
+SUBJECTS: dict[str, tuple[str, Callable[[], Callable]]] = {
+    "raw": ("raw WSGI", build_raw),
+    "webob": ("WebOb", build_webob),
+    "webkit_app": ("webkit_app App", build_webkit_app),
+    "stack": ("webkit_app + stack", build_webkit_stack),
+    "falcon": ("Falcon", build_falcon),
+    "flask": ("Flask", build_flask),
+    "bottle": ("Bottle", build_bottle),
+    "pyramid": ("Pyramid", build_pyramid),
+}
+
+
+def build(name: str) -> Callable:
+    """Build subject ``name`` (also the gunicorn factory: ``bench.subjects:build('raw')``)."""
+    return SUBJECTS[name][1]()

@@ -1,0 +1,140 @@
+"""The benchmark's harness and subjects answer correctly (behaviour only, no timings).
+
+Falcon, Flask and Bottle come with the ``bench`` extra; without it their
+subjects are skipped with a reason.
+"""
+
+import logging
+
+import docutils.core
+import pytest
+
+from bench import __main__ as bench_main
+from bench.harness import WORKLOADS, BenchError, Workload, call, check, run, run_rounds
+from bench.server import MEMORY_RUNS
+from bench.subjects import SUBJECTS, access_sink, build
+
+_BUILT = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_access_logger():
+    """The stack subject attaches a sink to the access logger: undo it afterwards."""
+    logger = logging.getLogger("webkit_app.access")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    _BUILT.clear()
+
+
+def subject(name):
+    if name not in _BUILT:
+        try:
+            _BUILT[name] = build(name)
+        except ImportError as exc:
+            pytest.skip(f"{name} is not installed (pip install -e '.[bench]'): {exc.name}")
+    return _BUILT[name]
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
+@pytest.mark.parametrize("name", list(SUBJECTS))
+def test_subject_answers_workload_before_and_after_a_run(name, workload):
+    app = subject(name)
+    check(app, workload)
+    run(app, workload, 5)
+    check(app, workload)
+
+
+def test_stack_writes_one_access_record_per_request():
+    app = subject("stack")
+    sink = access_sink()
+    before = sink.emitted
+    run(app, WORKLOADS[0], 7)
+    assert sink.emitted - before == 7
+
+
+def _wrong(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello"]
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
+def test_check_refuses_a_wrong_answer(workload):
+    with pytest.raises(BenchError):
+        check(_wrong, workload)
+
+
+def test_check_refuses_a_wrong_content_length():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "99")])
+        return [b"Hello, World!"]
+
+    with pytest.raises(BenchError, match="Content-Length"):
+        check(app, WORKLOADS[0])
+
+
+def test_each_request_gets_a_fresh_environ_with_its_body():
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ)
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    echo = next(w for w in WORKLOADS if w.name == "json")
+    run(app, echo, 3)
+    assert len({id(env) for env in seen}) == 3
+    assert call(app, echo)[2] == echo.body
+    assert seen[0]["REMOTE_ADDR"] and seen[0]["HTTP_HOST"] and seen[0]["SERVER_PROTOCOL"]
+
+
+def test_body_is_closed():
+    closed = []
+
+    class Body(list):
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return Body([b"no"])
+
+    run(app, Workload("x", "GET", "/x", 404, "any"), 4)
+    assert closed == [True] * 4
+
+
+def test_report_renders_as_rst_without_warnings():
+    apps = {name: subject(name) for name in ("raw", "webob", "webkit_app")}
+    best = run_rounds(apps, WORKLOADS, rounds=1, seconds=0.001)
+    scale = [{"shape": "/r{i}/{x}", "kind": "lookup", "small": 1e-6, "large": 1.1e-6,
+              "ratio": 1.1}]
+    gunicorn = {n: {"rps": rps, "non2xx": 0, "errors": ""}
+                for n, rps in (("raw", 1000.0), ("webkit_app", 850.0), ("stack", 800.0))}
+    memory = {kind: {"baseline_kib": 30000, "peak_kib": 70000, "peaks_kib": [70000, 50000],
+                     "seconds": 1.0, "mib_per_s": 200.0} for kind in MEMORY_RUNS}
+    report = {"machine": bench_main.machine(), "settings": "1 round", "missing": {},
+              "table": bench_main.table_rows(best, list(apps)), "scale": scale,
+              "gunicorn": gunicorn, "memory": memory}
+    report["targets"] = bench_main.targets(best, gunicorn, memory, scale)
+    verdicts = {t: v for t, v, _ in report["targets"]}
+    assert verdicts["under gunicorn >= 0.9x raw WSGI"] == "MISSED"
+    assert verdicts["peak RSS < 60 MB streaming a 1 GiB response"] == "MISSED"
+    assert verdicts["App ahead of Falcon on deep, notfound, json"] == "not measured"
+    assert verdicts["routing scale: last of 10,000 within 1.5x of last of 10"] == "met"
+    text = "Title\n=====\n\n" + bench_main.rst_region(report)
+    docutils.core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
+
+
+def test_readme_region_is_replaced_and_nothing_else(tmp_path):
+    readme = tmp_path / "README.rst"
+    readme.write_text("Intro\n\n.. BEGIN benchmark\nold\n.. END benchmark\n\nAfter\n")
+    report = {"machine": bench_main.machine(), "table": [["subject", "hello"], ["x", "1"]],
+              "gunicorn": None, "memory": None, "scale": None,
+              "targets": [("a target", "met", "1.00x")]}
+    bench_main.update_readme(report, readme)
+    text = readme.read_text()
+    assert text.startswith("Intro\n\n.. BEGIN benchmark\n") and text.endswith(
+        ".. END benchmark\n\nAfter\n")
+    assert "old" not in text and "a target" in text
