@@ -99,6 +99,34 @@ def test_database_unreadable_then_back_recovers_without_restart(tmp_path: Path) 
         assert "Traceback" not in server.output
 
 
+def test_database_file_replaced_by_a_non_database_then_back(tmp_path: Path) -> None:
+    """Open connections notice the new file (another inode) and are replaced;
+    opening garbage is a 503, and the original file works again when restored."""
+    with demo_server(tmp_path, "gunicorn", WEB_CONCURRENCY="2") as server:
+        http = requests.Session()
+        assert http.post(server.url + "/api/notes", json={"text": "kept"},
+                         timeout=TIMEOUT).status_code == 201
+        for _ in range(4):  # both workers hold a connection to the file
+            assert http.get(server.url + "/api/notes", timeout=TIMEOUT).status_code == 200
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        for path in server.db_path.parent.iterdir():  # the file, its -wal and -shm
+            shutil.move(path, aside / path.name)
+        server.db_path.write_bytes(b"not an SQLite database\n" * 200)
+        for _ in range(4):
+            assert http.get(server.url + "/health/ready", timeout=TIMEOUT).status_code == 503
+            res = http.get(server.url + "/api/notes", timeout=TIMEOUT)
+            assert res.status_code == 503 and res.headers["Retry-After"].isdigit(), res.text
+            assert res.json()["status"] == 503
+        server.db_path.unlink()
+        for path in aside.iterdir():
+            shutil.move(path, server.db_path.parent / path.name)
+        for _ in range(4):
+            notes = http.get(server.url + "/api/notes", timeout=TIMEOUT).json()["notes"]
+            assert [n["text"] for n in notes] == ["kept"]
+        assert "Traceback" not in server.output
+
+
 # -- the pool is exhausted by slow requests ------------------------------------------------------
 
 def test_pool_exhausted_by_slow_requests_answers_503_with_retry_after(tmp_path: Path) -> None:
