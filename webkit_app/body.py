@@ -281,7 +281,15 @@ def parse_multipart(
             except UnicodeDecodeError:
                 raise HTTPBadRequest(f"Form field {part.name!r} is not valid UTF-8") from None
     except multipart.ParserLimitReached as exc:
-        raise HTTPRequestEntityTooLarge(f"Multipart limit reached: {exc}") from None
+        raise HTTPRequestEntityTooLarge(f"Multipart limit reached: {_reason(exc)}") from None
     except multipart.MultipartError as exc:
-        raise HTTPBadRequest(f"Malformed multipart body: {exc}") from None
+        raise HTTPBadRequest(f"Malformed multipart body: {_reason(exc)}") from None
     return result
+
+
+def _reason(exc: Exception) -> str:
+    """The parser's own message, without the repr of a chained exception."""
+    # NOTE: multipart raises ParserError("...", UnicodeDecodeError(...)): its
+    # str() is a tuple repr naming internals.
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, str) and first else type(exc).__name__
