@@ -231,7 +231,8 @@ def test_content_length_over_the_limit_is_413_before_the_body_is_sent(server: Se
 def test_a_chunked_body_over_the_limit_is_413(server: Server) -> None:
     chunk = b"a" * 16384
     body = (b"4000\r\n" + chunk + b"\r\n") * (MAX_BODY // len(chunk) + 1) + b"0\r\n\r\n"
-    reply = exchange(server.port, req(CHUNKED, body), timeout=READ_TIMEOUT)
+    reply = exchange(server.port, req(CHUNKED + b"Connection: close\r\n", body),
+                     timeout=READ_TIMEOUT)
     assert reply.status == 413, reply[:300]
     assert_still_serving(server)
 
