@@ -181,11 +181,16 @@ def md_table(rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows[1:]])
 
 
-def rst_table(rows: list[list[str]], indent: str = "") -> str:
-    lines = [".. list-table::", "   :header-rows: 1", ""]
-    for row in rows:
-        lines += [f"   * - {row[0]}"] + [f"     - {c}" for c in row[1:]]
-    return "\n".join(indent + line if line else line for line in lines)
+def rst_table(rows: list[list[str]]) -> str:
+    """An RST simple table (compact in the README's source)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    border = "  ".join("=" * w for w in widths)
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+    lines = [border, line(rows[0]), border, *(line(r) for r in rows[1:])]
+    return "\n".join([*lines, border])
 
 
 def _mb(kib: int) -> str:
@@ -197,9 +202,10 @@ def sections(report: dict) -> dict[str, list[list[str]]]:
     out = {"in-process (req/s, ratio to bare WebOb)": report["table"]}
     if report["gunicorn"]:
         g = report["gunicorn"]
-        out["gunicorn, wrk -t2 -c16 -d10s on /hello"] = [["app", "req/s", "ratio to raw"]] + [
-            [SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x"]
-            for n in g]
+        out["gunicorn, wrk -t2 -c16 -d10s on /hello"] = [
+            ["app", "req/s", "ratio to raw", "non-2xx, socket errors"]] + [
+            [SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x",
+             f"{g[n]['non2xx']}, {g[n]['errors'] or 'none'}"] for n in g]
     if report["memory"]:
         out["peak RSS through waitress (worst of 2 processes)"] = [
             ["transfer", "peak RSS", "each run", "at start", "MiB/s"]] + [
@@ -221,7 +227,9 @@ def write_markdown(report: dict, path: Path) -> None:
     parts = ["# webkit_app benchmark", "",
              f"Run {m['date']} with `python -m bench` ({report['settings']}).", "",
              f"- machine: {m['machine']}", f"- Python: {m['python']}",
-             f"- packages: {m['packages']}", f"- load average at start: {m['load']}", ""]
+             f"- packages: {m['packages']}",
+             f"- load average (1, 5, 15 min) at start: {m['load']}; at end: "
+             f"{report.get('load_end', '?')}", ""]
     for title, rows in sections(report).items():
         parts += [f"## {title}", "", md_table(rows), ""]
     if report["missing"]:
@@ -303,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_server:
         report["gunicorn"], report["memory"] = run_servers()
     report["targets"] = targets(best, report["gunicorn"], report["memory"], report["scale"])
+    report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     for title, rows in list(sections(report).items())[1:]:
         print(f"\n{title}\n{text_table(rows)}")
     if not args.quick:
