@@ -219,7 +219,13 @@ class App:
 
     def _check_host(self, environ: WSGIEnvironment) -> None:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name, colon, port = host.rpartition(":") if not host.endswith("]") else ("", "", "")
+        # NOTE: the port must be digits, or 'localhost:80@evil.example' would
+        # pass as 'localhost' and then name evil.example in absolute URLs.
+        if not colon:
+            name = host
+        elif not (port.isascii() and port.isdigit()):
+            name = ""
         if name.lower() not in self.allowed_hosts:  # type: ignore[operator]
             raise HTTPBadRequest(f"Host {host[:100]!r} is not allowed")
 
