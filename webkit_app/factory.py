@@ -53,7 +53,8 @@ def layers(config: Config) -> list[Layer]:
     (``max_body_size``).
     """
     exclude = () if config.log_health_checks else HEALTH_PATHS
-    out: list[Layer] = [request_id, (access_log, {"exclude_paths": exclude})]
+    out: list[Layer] = [request_id, (access_log, {"exclude_paths": exclude,
+                                                  "trusted_proxies": config.trusted_proxies})]
     if config.cors_origins:
         out.append((cors, {"allow_origins": config.cors_origins,
                            "allow_credentials": config.cors_allow_credentials,

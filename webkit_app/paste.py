@@ -154,10 +154,11 @@ def _filter(name: str, middleware: Callable[..., WSGIApplication],
 
 def access_log_filter(global_config: Mapping[str, str], **local: str) -> Filter:
     """``[filter:access_log] use = egg:webkit_app#access_log``; options
-    ``logger`` (a logger name) and ``exclude_paths`` (a list of exact paths)."""
+    ``logger`` (a logger name), ``exclude_paths`` (a list of exact paths) and
+    ``trusted_proxies`` (addresses or networks whose X-Forwarded-For is believed)."""
     from .middleware import access_log
 
-    spec = {"logger": _text, "exclude_paths": _items}
+    spec = {"logger": _text, "exclude_paths": _items, "trusted_proxies": _items}
     options = _options("access_log", local, global_config, spec)
     return _filter("access_log", access_log, options)
 

@@ -12,10 +12,15 @@ and the record carries ``extra`` fields for JSON formatters: ``method``,
 ``remote_user``. Everything is read from the raw environ and escaped, so a
 path that is not UTF-8 or holds a newline is logged, not crashed on. The
 ``Authorization`` header, cookies and the body are never logged.
+
+The client address is ``REMOTE_ADDR``; ``X-Forwarded-For`` is believed only
+when ``REMOTE_ADDR`` is one of ``trusted_proxies``, and then the client is its
+rightmost entry that is not itself a trusted proxy.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -135,7 +140,9 @@ class AccessLog:
         app = access_log(app, logger="webkit_app.access", exclude_paths=("/healthz",))
 
     ``logger`` is a logger name or a :class:`logging.Logger`; ``exclude_paths``
-    are exact paths (``PATH_INFO``) that are not logged, such as health probes.
+    are exact paths (``PATH_INFO``) that are not logged, such as health probes;
+    ``trusted_proxies`` are the addresses or networks whose ``X-Forwarded-For``
+    names the client (none by default: a client can write that header too).
     """
 
     def __init__(
@@ -143,11 +150,14 @@ class AccessLog:
         app: WSGIApplication,
         logger: str | logging.Logger = "webkit_app.access",
         exclude_paths: Iterable[str] | str = (),
+        trusted_proxies: Iterable[str] | str = (),
     ) -> None:
         self.app = app
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         # PERF: a frozenset of paths in their WSGI (latin-1) form: one lookup.
         self.exclude_paths = frozenset(wsgi_str(p) for p in as_tuple(exclude_paths))
+        self.trusted_proxies = tuple(ipaddress.ip_network(n, strict=False)
+                                     for n in as_tuple(trusted_proxies))
 
     @wsgify
     def __call__(self, req: Request) -> WSGIApplication:
@@ -183,7 +193,7 @@ class AccessLog:
             "request_id": None if rid == "-" else rid, "remote_user": None if user == "-" else user,
         }
         args = (
-            _field(environ.get("REMOTE_ADDR")), user, _clf_time(entry.wall), method,
+            _field(self._client(environ)), user, _clf_time(entry.wall), method,
             target, _field(environ.get("SERVER_PROTOCOL")), entry.status, entry.nbytes,
             _field(environ.get("HTTP_REFERER")), _field(environ.get("HTTP_USER_AGENT")),
             duration, rid,
@@ -192,6 +202,31 @@ class AccessLog:
         # walk per record); the caller is always this method anyway.
         logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args,
                                         None, "_emit", extra))
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+    def _client(self, environ: WSGIEnvironment) -> str | None:
+        """``REMOTE_ADDR``, or the client a trusted proxy names in ``X-Forwarded-For``."""
+        client = environ.get("REMOTE_ADDR")
+        if not self.trusted_proxies or not client or not self._trusted(client):
+            return client
+        # NOTE: each proxy appends the peer it saw, so only the entries right of
+        # the last untrusted one were written by proxies we trust.
+        for hop in reversed(environ.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+            hop = hop.strip()
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                break
+            client = hop
+            if not self._trusted(hop):
+                break
+        return client
 
 
 access_log = AccessLog
