@@ -180,13 +180,20 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
 def _serve_waitress(app: Any, host: str, port: int, threads: int) -> None:
     import waitress
 
+    # NOTE: waitress reads a whole body before it calls the app (up to its own
+    # 1 GiB limit), so the App's max_body_size is given to waitress too: a
+    # Content-Length over it gets 413 as soon as the headers arrive. waitress
+    # refuses a length equal to its limit, hence the + 1.
+    found = find_app(app)
+    limits = {"max_request_body_size": found.max_body_size + 1} if found is not None else {}
+
     def stop(signum: int, frame: Any) -> None:
         # NOTE: waitress ends its loop on SystemExit and joins its threads,
         # so SIGTERM (a process manager, hupper) is a clean exit 0.
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    waitress.serve(app, host=host, port=port, threads=threads)
+    waitress.serve(app, host=host, port=port, threads=threads, **limits)
 
 
 def _serve_gunicorn(app: Any, host: str, port: int, workers: int, threads: int) -> None:
