@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 import pytest
 import requests
-from reliability_util import Server, children, demo_server, exchange, statuses
+from reliability_util import Server, children, demo_server, exchange, statuses, worker_pids
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
 
@@ -88,7 +88,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     with demo_server(tmp_path_factory.mktemp(kind), kind, MAX_BODY_SIZE=str(MAX_BODY),
                      WEB_CONCURRENCY="2") as running:
         running.kind = kind  # type: ignore[attr-defined]
-        running.workers = children(running.pid) if kind == "gunicorn" else []  # type: ignore
+        # NOTE: the server answers as soon as its first worker is up: wait for both.
+        running.workers = worker_pids(running, 2) if kind == "gunicorn" else []  # type: ignore
         yield running
 
 
