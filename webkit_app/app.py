@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["App", "RouteInfo"]
 
 log = logging.getLogger("webkit_app")
+#: what a foreign response's status must look like: a code in 100-599, a space
+_STATUS_LINE = re.compile(r"[1-5][0-9][0-9] [^\x00-\x1f\x7f]*").fullmatch
 Handler = Callable[[Request], webob.Response]
 _ROUTING_ARGS = "wsgiorg.routing_args"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
@@ -212,6 +214,9 @@ class App:
             if resp.__class__ is not Response and not isinstance(resp, WSGIHTTPException):
                 for name, value in resp.headerlist:  # foreign responses: check once here
                     check_header(name, value)
+                if not _STATUS_LINE(resp.status):  # NOTE: webob.Response takes "999 X"
+                    raise ValueError(f"handler {route.handler_name} returned status "
+                                     f"{resp.status!r}: expected a code in 100-599 and a reason")
             return resp
         log.error("handler %s for %s returned %s, not a webob.Response",
                   route.handler_name, route.pattern, type(resp).__name__)
