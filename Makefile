@@ -1,5 +1,6 @@
 # The two set-up commands: `make run` and `make test`. Both create .venv and
-# install the project with its test extra on first use.
+# install the project with its test and bench extras on first use (the
+# benchmark's peers are in the suite too: tests/test_bench_smoke.py).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -14,7 +15,7 @@ APT_PACKAGES := apache2 apache2-dev chromium chromium-driver wrk curl
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -46,11 +47,7 @@ test: system-deps $(STAMP) $(VENV)/.servers
 lint: $(STAMP)
 	$(BIN)/ruff check webkit_app tests bench
 
-$(VENV)/.bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $@
-
-bench: system-deps $(VENV)/.bench
+bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -10,6 +10,7 @@ import plaster
 import pytest
 import requests
 from paste.deploy import loadapp
+from reliability_util import exchange, statuses
 from serverutil import ServerProcess, free_port
 from webtest import TestApp
 
@@ -192,6 +193,10 @@ def test_pserve_serves_the_development_ini(tmp_path):
         assert res.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
         rid = res.headers["X-Request-ID"]
         assert requests.get(url + "/admin", timeout=10).status_code == 401
+        # [server:main] is webkit_app's strict waitress: ambiguous framing is refused
+        reply = exchange(port, b"POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        assert statuses(reply) == [400] and reply.closed
         # NOTE: waitress installs no SIGTERM handler: pserve ends by the signal.
         assert server.terminate() in (0, -15)
     assert "GET /users/7 HTTP/1.1\" 200" in server.output  # the ini's logging, access log

@@ -178,10 +178,10 @@ def assert_framed_safely(server: Server, data: bytes, what: str) -> None:
     (RFC 9112 section 6.1: "the server MUST close the connection after
     responding to such a request"); the smuggled request is never answered.
 
-    NOTE: waitress 3.0.2 (the latest release) keeps the connection open after
-    Content-Length with Transfer-Encoding, and accepts ``chunked, chunked``:
-    fixed upstream by Pylons/waitress pull requests 475 and 474 (issues 464
-    and 465), not released yet. Those two cases fail on waitress until then.
+    NOTE: waitress 3.0.2 (the latest release) on its own keeps the connection
+    open after Content-Length with Transfer-Encoding and accepts ``chunked,
+    chunked`` (Pylons/waitress issues 464 and 465); ``webkit-app serve`` runs
+    it with :mod:`webkit_app.server`'s strict parser, which refuses both.
     """
     reply = exchange(server.port, data, timeout=READ_TIMEOUT)
     codes = statuses(reply)

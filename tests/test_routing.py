@@ -22,7 +22,7 @@ def assert_matches(patterns, path, expected_pattern, **params):
     endpoint, values = found
     route = endpoint.routes["GET"]
     assert route.pattern == expected_pattern
-    assert dict(zip(route.names, values)) == params
+    assert dict(zip(route.names, values, strict=True)) == params
 
 
 UID = "12345678-1234-5678-1234-567812345678"

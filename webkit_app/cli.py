@@ -178,7 +178,7 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _serve_waitress(app: Any, host: str, port: int, threads: int) -> None:
-    import waitress
+    from .server import serve
 
     # NOTE: waitress reads a whole body before it calls the app (up to its own
     # 1 GiB limit), so the App's max_body_size is given to waitress too: a
@@ -193,7 +193,7 @@ def _serve_waitress(app: Any, host: str, port: int, threads: int) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    waitress.serve(app, host=host, port=port, threads=threads, **limits)
+    serve(app, host=host, port=port, threads=threads, **limits)
 
 
 def _serve_gunicorn(app: Any, host: str, port: int, workers: int, threads: int) -> None:

@@ -300,7 +300,7 @@ def sqlite_connect(path: str, *, busy_timeout: float = 5.0,
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if wal:  # NOTE: readers do not block the writer; survives in the file
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL
         conn.execute("PRAGMA foreign_keys = ON")
         conn.path = path
@@ -326,3 +326,23 @@ def sqlite_ping(conn: SQLiteConnection) -> bool:
         return _file_id(conn.path) == conn.file_id
     except OSError:
         return False
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch ``conn``'s file to WAL, waiting up to ``busy_timeout`` for the lock.
+
+    NOTE: the switch needs an exclusive lock and SQLite answers SQLITE_BUSY
+    at once, without the busy handler, when another connection holds the
+    file (several workers opening a new file together): retry instead.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
