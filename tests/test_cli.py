@@ -21,6 +21,7 @@ CONFIG_VARIABLES = ("DEBUG", "SECRET_KEY", "PORT", "HOST", "WORKERS", "WEB_CONCU
                     "DATABASE_URL", "LOG_LEVEL", "FILES_DIR", "HTPASSWD", "AUTH_USERS_FILE",
                     "CORS_ORIGINS", "ALLOWED_HOSTS")
 SECRET = "s3cr3t-" + "x7Kq9Lm2Np4Rt6Vw8Yz1Ab3Cd5Ef"
+ROOT = Path(__file__).resolve().parents[1]
 _names = itertools.count()
 
 
@@ -256,9 +257,28 @@ def test_config_reads_an_ini_file_and_the_environment_wins(cli, monkeypatch,
     res = cli("config", str(ini))
     assert res.status == 0, res.err
     rows = settings(res.out)
-    assert rows["port"] == ("9000", "settings port")
-    assert rows["workers"] == ("3", "settings webkit_app.workers")
+    assert rows["port"] == ("9000", f"file {ini} port")
+    assert rows["workers"] == ("3", f"file {ini} webkit_app.workers")
     assert rows["host"] == ("127.0.0.3", "environment HOST")
+
+
+@pytest.mark.parametrize(("ini", "debug"), [("development.ini", "True"),
+                                             ("production.ini", "False")])
+def test_config_and_check_follow_a_pipeline_to_its_app_section(cli, monkeypatch, ini,
+                                                               debug) -> None:
+    """Regression: both deploy inis name a [pipeline:main]; its settings were the
+    [DEFAULT] values only, so check refused development.ini for want of a secret."""
+    path = ROOT / "deploy" / ini
+    if ini == "production.ini":  # its secret and password file come from the environment
+        monkeypatch.setenv("SECRET_KEY", SECRET)
+        monkeypatch.setenv("HTPASSWD", str(ROOT / "deploy" / "development.htpasswd"))
+    res = cli("config", str(path))
+    assert res.status == 0, res.err
+    assert settings(res.out)["debug"] == (debug, f"file {path} webkit_app.debug")
+    if ini == "development.ini":  # production.ini's filter needs its /etc password file
+        res = cli("check", f"config:{path}")
+        assert res.status == 0, res.err
+        assert "configuration: ok" in res.out
 
 
 @pytest.mark.parametrize(("env", "named"), [

@@ -266,17 +266,25 @@ def _config(ini: str | None) -> Any:
 
 
 def _ini_settings(spec: str) -> dict[str, Any]:
-    from paste.deploy import appconfig
+    """The settings of the application section ``spec`` names, through any
+    ``[pipeline:...]`` or ``filter-with`` in front of it (``appconfig`` alone
+    gives a pipeline's ``[DEFAULT]`` values only)."""
+    from paste.deploy.loadwsgi import APP, loadcontext
 
     uri = spec if spec.startswith("config:") else "config:" + spec
-    return dict(_guarded(f"reading settings from {spec}", appconfig, uri,
-                         relative_to=os.getcwd()))
+    context = _guarded(f"reading settings from {spec}", loadcontext, APP, uri,
+                       relative_to=os.getcwd())
+    while True:
+        inner = getattr(context, "app_context", None) or getattr(context, "next_context", None)
+        if inner is None:
+            return dict(context.config())
+        context = inner
 
 
 def cmd_config(args: argparse.Namespace, out: IO[str]) -> int:
     """Print the effective settings, where each came from, secrets masked."""
     config = _config(args.ini)
-    out.write(config.describe() + "\n")
+    out.write(config.describe(f"file {args.ini}" if args.ini else "settings") + "\n")
     return 0
 
 

@@ -331,12 +331,17 @@ class Config:
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
-    def describe(self) -> str:
-        """One line per setting: ``name = value  (source NAME)``, secrets masked."""
+    def describe(self, settings_from: str = SETTINGS) -> str:
+        """One line per setting: ``name = value  (source NAME)``, secrets masked.
+
+        ``settings_from`` names the settings' source (``file app.ini``).
+        """
         lines = []
         for name, value in self.masked().items():
             shown = ", ".join(value) if isinstance(value, tuple) else value
             where = self.sources[name]
+            if where == SETTINGS:
+                where = settings_from
             if where != DEFAULT:
                 where += " " + self.names.get(name, "")
             lines.append(f"{name:24} = {shown!s:40}  ({where.strip()})")
