@@ -343,3 +343,13 @@ def test_readme_documents_every_setting():
         if "env" in field.metadata:
             assert f"``{field.metadata['env'][0]}``" in section, field.name
             assert f"``{field.name}``" in section, field.name
+
+
+def test_web_concurrency_wins_over_workers_as_in_the_deploy_files():
+    """Regression: Config read WORKERS first while gunicorn.conf.py, uwsgi.ini and
+    ``webkit-app serve`` read WEB_CONCURRENCY first, so `config` showed 3 workers
+    where gunicorn ran 5."""
+    config = Config.from_environ({"DEBUG": "1", "WEB_CONCURRENCY": "5", "WORKERS": "3"})
+    assert config.workers == 5 and config.names["workers"] == "WEB_CONCURRENCY"
+    gunicorn_conf = (Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py")
+    assert '_int("WEB_CONCURRENCY", "WORKERS"' in gunicorn_conf.read_text()

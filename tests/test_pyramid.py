@@ -2,6 +2,7 @@
 driven through WebTest; ``proutes`` lists them."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,9 +179,24 @@ def test_max_body_size_is_read_under_the_webkit_app_prefix():
     t.post_json("/notes", {"a": "bcdefghijk"}, status=413)
 
 
-def test_a_bad_setting_names_the_key():
-    with pytest.raises(ValueError, match="webkit_app.max_body_size='lots'"):
-        configure(App_with_user(), settings={"webkit_app.max_body_size": "lots"})
+@pytest.mark.parametrize("value", ["lots", "+10", "1_000", "0", "-5"])
+def test_a_bad_setting_names_the_key(value):
+    message = re.escape(f"webkit_app.max_body_size='{value}': expected a size")
+    with pytest.raises(ValueError, match=message):
+        configure(App_with_user(), settings={"webkit_app.max_body_size": value})
+
+
+def test_sizes_read_as_config_reads_them_and_misspelt_keys_refused():
+    """Regression: add_webkit_routes parsed the size with int(), refusing the
+    documented '10MiB' (deploy/production.ini) and accepting '+10' and '1_000';
+    a misspelt webkit_app.* key was silently ignored."""
+    from webkit_app.examples.kit import make_kit
+
+    t = serve(make_kit(), settings={"webkit_app.max_body_size": "1KiB", "max_body_size": "x"})
+    t.post_json("/notes", {"a": "b" * 900}, status=201)
+    t.post_json("/notes", {"a": "b" * 1100}, status=413)
+    with pytest.raises(ValueError, match="webkit_app.max_bodysize: unknown setting"):
+        configure(App_with_user(), settings={"webkit_app.max_bodysize": "10"})
 
 
 def test_name_prefix_and_url_for_fallback_to_pyramid_routes():

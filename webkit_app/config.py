@@ -20,12 +20,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "configure_logging", "SETTINGS_PREFIX", "MASK"]
+__all__ = ["Config", "ConfigError", "configure_logging", "read_setting", "SETTINGS_PREFIX",
+           "MASK"]
 
 SETTINGS_PREFIX = "webkit_app."
 ENVIRONMENT, SETTINGS, DEFAULT = "environment", "settings", "default"
@@ -234,7 +235,7 @@ class Config:
     debug: bool = setting(False, _as_boolean, "DEBUG", doc="debug pages, /environ; no secret")
     host: str = setting("127.0.0.1", _as_bind_host, "HOST", doc="address to listen on")
     port: int = setting(8000, _as_integer(1, 65535), "PORT", doc="TCP port to listen on")
-    workers: int = setting(2, _as_integer(1, 1024), "WORKERS", "WEB_CONCURRENCY",
+    workers: int = setting(2, _as_integer(1, 1024), "WEB_CONCURRENCY", "WORKERS",
                            doc="worker processes")
     log_level: str = setting("INFO", _as_log_level, "LOG_LEVEL", doc="level of the app loggers")
     log_health_checks: bool = setting(True, _as_boolean, "LOG_HEALTH_CHECKS",
@@ -398,6 +399,24 @@ def _from_settings(f: Any, settings: Mapping[str, Any]) -> tuple[str, str | None
             if value is not None and (not isinstance(value, str) or value.strip()):
                 return SETTINGS, name, value
     return SETTINGS, None, None
+
+
+def read_setting(settings: Mapping[str, Any], name: str) -> Any:
+    """One setting from PasteDeploy/Pyramid ``settings``, checked as :class:`Config`
+    checks it (an unknown ``webkit_app.`` key is refused too); its default when
+    absent. For add-ons that need one value without a whole ``Config``::
+
+        read_setting(config.get_settings(), "max_body_size")   # 10485760 for "10MiB"
+    """
+    _reject_unknown(settings)
+    (f,) = (f for f in _settings() if f.name == name)
+    _, key, value = _from_settings(f, settings)
+    if key is None:
+        return f.default_factory() if f.default_factory is not MISSING else f.default
+    try:
+        return f.metadata["coerce"](value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}={_printable(value)!r}: {exc}") from None
 
 
 def _reject_unknown(settings: Mapping[str, Any]) -> None:

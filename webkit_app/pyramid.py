@@ -54,6 +54,7 @@ from pyramid.httpexceptions import HTTPException as PyramidHTTPException
 from pyramid.wsgi import wsgiapp2
 from webob.exc import HTTPException, HTTPMethodNotAllowed, WSGIHTTPException
 
+from .config import SETTINGS_PREFIX, read_setting
 from .httperror import render_http_error
 from .request import MAX_BODY_KEY, Request
 from .response import Response
@@ -77,7 +78,6 @@ __all__ = [
     "pyramid_pattern",
 ]
 
-SETTINGS_PREFIX = "webkit_app."
 PREDICATE = "webkit_params"
 _ROUTING_ARGS = "wsgiorg.routing_args"
 _PYRAMID_REQUEST_KEY = "webkit_app.pyramid_request"
@@ -219,7 +219,12 @@ def add_webkit_routes(config: Configurator, app: App, prefix: str = "", *,
     if prefix and (not prefix.startswith("/") or "{" in prefix or "*" in prefix):
         raise ValueError(f"webkit_app prefix {prefix!r} must be a literal path starting with '/'")
     settings = config.get_settings() or {}
-    max_body = _size_setting(settings, "max_body_size", app.max_body_size)
+    # NOTE: only webkit_app.* keys are ours, read and checked as Config reads them
+    # ("10MiB"; a misspelt key is an error); the App's own limit when unset.
+    ours = {k: v for k, v in settings.items() if k.startswith(SETTINGS_PREFIX)}
+    max_body = read_setting(ours, "max_body_size")
+    if SETTINGS_PREFIX + "max_body_size" not in ours:
+        max_body = app.max_body_size
     reg = _Registration(app.request_class, max_body)
     # NOTE: the dispatcher tries mounts first; Pyramid tries routes in order.
     for mount_prefix, sub_app in app.mounts:
@@ -272,20 +277,6 @@ def _add_mount(config: Configurator, path: str, sub_app: Any, name_prefix: str) 
     config.add_view(view, route_name=name)
     config.add_route(name + "/*", path + "/*subpath")
     config.add_view(view, route_name=name + "/*")
-
-
-def _size_setting(settings: Mapping[str, Any], key: str, default: int) -> int:
-    name = SETTINGS_PREFIX + key
-    value = settings.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        size = -1
-    if size < 1:
-        raise ValueError(f"{name}={value!r}: expected a positive number of bytes")
-    return size
 
 
 # -- views (request time) ---------------------------------------------------------------
