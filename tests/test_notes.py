@@ -156,9 +156,10 @@ def test_longest_text_is_accepted(testapp):
     (b'{"text": "x"}', "application/json; charset=latin-1", 415),
     (b"[" * 2000, "application/json", 400),
 ])
-def test_malformed_body_is_4xx(testapp, body, content_type, status):
+def test_malformed_body_is_4xx_naming_the_body(testapp, body, content_type, status):
     res = testapp.post("/api/notes", body, content_type=content_type, status=status)
     assert res.json["status"] == status
+    assert res.json["field"] == "body" and res.json["detail"].startswith("body: ")
 
 
 def test_field_errors_render_as_html_when_asked(testapp):

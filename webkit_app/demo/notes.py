@@ -9,8 +9,9 @@
 ``/api/notes/export``      GET     every note as NDJSON, streamed from the database
 =========================  ======  =================================================
 
-A bad query parameter is a 400 and a well-formed body with a bad field a
-422; both are JSON naming the field (``{"status": 422, ..., "field": "text"}``).
+A bad query parameter or body is a 400 (415 for a body that is not JSON) and
+a well-formed body with a bad field a 422; all are JSON naming the field
+(``{"status": 422, ..., "field": "text"}``; ``"body"`` for the body itself).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from webob.exc import HTTPNotFound, status_map
+from webob.exc import (
+    HTTPBadRequest,
+    HTTPLengthRequired,
+    HTTPNotFound,
+    HTTPUnsupportedMediaType,
+    status_map,
+)
 
 from ..app import App
 from ..httperror import render_http_error
@@ -71,6 +78,15 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     if not (text.isascii() and text.isdigit()) or len(text) > 15 or not low <= int(text) <= high:
         raise Invalid(name, f"expected an integer from {low} to {high}, got {text[:20]!r}")
     return int(text)
+
+
+def json_body(request: Request) -> Any:
+    """The request's JSON; a malformed or missing body, or one that is not JSON,
+    is :class:`Invalid` naming the field ``body`` (400, 411 or 415)."""
+    try:
+        return request.json
+    except (HTTPBadRequest, HTTPLengthRequired, HTTPUnsupportedMediaType) as exc:
+        raise Invalid("body", exc.detail or exc.explanation, exc.code) from None
 
 
 def note_text(data: Any) -> str:
@@ -136,7 +152,7 @@ class NotesAPI:
 
     def create(self, request: Request) -> Response:
         """Create a note from ``{"text": ...}``: 201 with its ``Location``."""
-        note = self._with_url(request, self.store.create(note_text(request.json)))
+        note = self._with_url(request, self.store.create(note_text(json_body(request))))
         return json_response(note, status=201, headers={"Location": note["url"]})
 
     def show(self, request: Request) -> Response:
