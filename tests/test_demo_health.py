@@ -95,3 +95,28 @@ def test_health_probes_in_the_access_log_as_configured(settings, caplog, log_hea
     paths = [r.path for r in caplog.records if r.name == "webkit_app.access"]
     assert ("/health/live" in paths and "/health" in paths) is logged
     assert "/api/notes" in paths
+
+
+def test_user_checks_join_ready_through_create_app(settings):
+    """Regression: the demo's HealthChecks were thrown away, so the README's
+    ``checks.add(...)`` had no checks to add to."""
+    from webkit_app.health import WARN, Observation
+
+    state = {"depth": 5}
+
+    def queue_depth():
+        if state["depth"] is None:
+            raise ConnectionError("queue unreachable")
+        return Observation(WARN if state["depth"] > 1000 else "pass", state["depth"], "messages")
+
+    app = webtest.TestApp(create_app(Config.from_settings(settings),
+                                     health_checks={"queue:depth": queue_depth}))
+    body = app.get("/health/ready").json
+    assert body["status"] == "pass"
+    assert body["checks"]["queue:depth"][0]["observedValue"] == 5
+    state["depth"] = 5000
+    assert app.get("/health/ready").json["status"] == "warn"
+    state["depth"] = None
+    res = app.get("/health/ready", status=503)
+    assert "queue unreachable" in res.json["checks"]["queue:depth"][0]["output"]
+    assert app.get("/health/live").json == {"status": "pass"}  # liveness checks nothing

@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, ConfigError, configure_logging
 from .demo import make_demo
@@ -73,13 +74,16 @@ def wrap(app: WSGIApplication, config: Config) -> WSGIApplication:
     return stack(app, *layers(config))
 
 
-def create_app(config: Config | None = None) -> WSGIApplication:
+def create_app(config: Config | None = None, *,
+               health_checks: Mapping[str, Callable[[], Any]] | None = None) -> WSGIApplication:
     """Build the demo application behind its middleware stack.
 
     ``config`` defaults to ``Config.from_environ(os.environ)``; logging is
-    configured from it. Nothing connects to the database here.
+    configured from it. ``health_checks`` (``{"component:measurement":
+    check}``) join the database and disk checks of ``/health/ready``.
+    Nothing connects to the database here.
     """
     if config is None:
         config = Config.from_environ(os.environ)
     configure_logging(config)
-    return wrap(make_demo(config), config)
+    return wrap(make_demo(config, health_checks=health_checks), config)

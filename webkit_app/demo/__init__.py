@@ -7,10 +7,12 @@ the first request of each process::
 
     app = make_demo(Config.from_environ(os.environ))
     app = make_demo(config, store=NotesStore(path))   # tests: inspect the store
+    app = make_demo(config, health_checks={"queue:depth": queue_depth})
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -39,12 +41,15 @@ def make_store(config: Any) -> NotesStore:
                       pool_timeout=config.pool_timeout)
 
 
-def make_demo(config: Any = None, *, store: NotesStore | None = None) -> App:
+def make_demo(config: Any = None, *, store: NotesStore | None = None,
+              health_checks: Mapping[str, Callable[[], Any]] | None = None) -> App:
     """Build the demo :class:`App` (routes only, no middleware).
 
     Without a ``config`` only the stateless endpoints are registered. With
-    one: the notes API, the health checks, ``/download``, ``/admin`` when
-    Basic-auth users are configured, ``/environ`` when ``debug`` is on.
+    one: the notes API, the health checks (the database, the disk, and
+    ``health_checks``, ``{"component:measurement": check}``), ``/download``,
+    ``/admin`` when Basic-auth users are configured, ``/environ`` when
+    ``debug`` is on.
     """
     if config is None:
         app = App()
@@ -54,7 +59,9 @@ def make_demo(config: Any = None, *, store: NotesStore | None = None) -> App:
     views.register(app)
     store = store if store is not None else make_store(config)
     NotesAPI(store).register(app)
-    register_health(app, config, store.pool, version=_version())
+    checks = register_health(app, config, store.pool, version=_version())
+    for name, check in (health_checks or {}).items():
+        checks.add(name, check)
     app.add_route("GET", "/download/{name:path}", Downloads(str(config.files_dir)).download,
                   name="download")
     if config.htpasswd:
