@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, ConfigError, configure_logging
 from .demo import make_demo
 from .demo.health import HEALTH_PATHS
-from .middleware import Layer, access_log, basic_auth, cors, errors, request_id, stack
+from .app import App
+from .middleware import (
+    Layer,
+    access_log,
+    basic_auth,
+    body_limit,
+    cors,
+    errors,
+    request_id,
+    stack,
+)
 from .middleware.basic_auth import load_htpasswd
 
 if TYPE_CHECKING:
@@ -70,8 +80,15 @@ def layers(config: Config) -> list[Layer]:
 
 
 def wrap(app: WSGIApplication, config: Config) -> WSGIApplication:
-    """Wrap ``app`` in the middleware stack ``config`` asks for (see :func:`layers`)."""
-    return stack(app, *layers(config))
+    """Wrap ``app`` in the middleware stack ``config`` asks for (see :func:`layers`).
+
+    An :class:`~webkit_app.App` limits request bodies itself; any other app
+    gets ``body_limit`` with ``max_body_size``, innermost.
+    """
+    out = layers(config)
+    if not isinstance(app, App):
+        out.append((body_limit, {"max_size": config.max_body_size}))
+    return stack(app, *out)
 
 
 def create_app(config: Config | None = None, *,

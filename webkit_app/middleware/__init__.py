@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from .access_log import AccessLog, access_log
 from .basic_auth import BasicAuth, basic_auth, hash_password
+from .body_limit import BodyLimit, body_limit
 from .cors import CORS, cors
 from .errors import ErrorMiddleware, errors
 from .request_id import ENVIRON_KEY, RequestId, RequestIdFilter, get_request_id, request_id
@@ -35,12 +36,14 @@ __all__ = [
     "ENVIRON_KEY",
     "AccessLog",
     "BasicAuth",
+    "BodyLimit",
     "ErrorMiddleware",
     "Layer",
     "RequestId",
     "RequestIdFilter",
     "access_log",
     "basic_auth",
+    "body_limit",
     "compose",
     "cors",
     "errors",
