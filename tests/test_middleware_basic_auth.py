@@ -238,24 +238,77 @@ def test_htpasswd_line_without_colon_fails_at_start_up(tmp_path):
         basic_auth(whoami, htpasswd=str(path))
 
 
-def test_successful_credentials_skip_the_slow_hash_next_time():
-    app = basic_auth(whoami, users=USERS)
-    calls = []
-    check = app._users["alice"]
-    app._users["alice"] = lambda password: calls.append(password) or check(password)
-    test_app = webtest.TestApp(app)
+def spy_checks(monkeypatch):
+    """Record the stored hash each password check runs against (compiled from now on)."""
+    checked = []
+    make_checker = auth_module.make_checker
+
+    def spy(stored):
+        check = make_checker(stored)
+        return lambda password: checked.append(stored) or check(password)
+
+    monkeypatch.setattr(auth_module, "make_checker", spy)
+    return checked
+
+
+def test_successful_credentials_skip_the_slow_hash_next_time(monkeypatch):
+    checked = spy_checks(monkeypatch)
+    test_app = make()
     for _ in range(3):
         test_app.get("/", headers={"Authorization": basic(b"alice:wonderland")})
     test_app.get("/", headers={"Authorization": basic(b"alice:wrong")}, status=401)
-    assert calls == [b"wonderland", b"wrong"]
+    assert checked == [USERS["alice"], USERS["alice"]]
 
 
-def test_unknown_users_still_pay_for_a_hash(monkeypatch):
-    calls = []
-    monkeypatch.setattr(auth_module, "_dummy_checker",
-                        lambda: lambda password: calls.append(password) or False)
-    make().get("/", headers={"Authorization": basic(b"mallory:guess")}, status=401)
-    assert calls == [b"guess"]
+def mixed_table():
+    """Users by cost class: two bcrypt costs, {SHA}, pbkdf2, scrypt; two users share one."""
+    return {
+        "bee": ("bcrypt-4", bcrypt.hashpw(b"bee-pw", bcrypt.gensalt(4)).decode()),
+        "wasp": ("bcrypt-4", bcrypt.hashpw(b"wasp-pw", bcrypt.gensalt(4)).decode()
+                 .replace("$2b$", "$2y$", 1)),
+        "hornet": ("bcrypt-5", bcrypt.hashpw(b"hornet-pw", bcrypt.gensalt(5)).decode()),
+        "sha": ("sha", "{SHA}" + base64.b64encode(hashlib.sha1(b"sha-pw").digest()).decode()),
+        "pb": ("pbkdf2", hash_password("pb-pw", FAST)),
+        "sc": ("scrypt", hash_password("sc-pw", "scrypt:1024:8:1")),
+    }
+
+
+@pytest.mark.parametrize("user, password, status", [
+    ("mallory", "guess", 401),
+    ("mallory", "bee-pw", 401),       # a decoy's own password authenticates no one
+    ("bee", "wrong", 401),
+    ("wasp", "wasp-pw", 200),
+    ("hornet", "hornet-pw", 200),
+    ("sha", "wrong", 401),
+    ("pb", "pb-pw", 200),
+    ("sc", "wrong", 401),
+])
+def test_unknown_users_run_the_same_hash_checks_as_known_ones(monkeypatch, user, password,
+                                                              status):
+    # Was: an unknown user cost one scrypt (~150 ms), a {SHA} user ~0 ms.
+    checked = spy_checks(monkeypatch)
+    table = mixed_table()
+    app = make(users={name: stored for name, (_, stored) in table.items()})
+    app.get("/", headers={"Authorization": basic(f"{user}:{password}".encode())}, status=status)
+    label = {stored: cls for cls, stored in table.values()}
+    assert sorted(label[stored] for stored in checked) == sorted(set(label.values()))
+    if user in table:
+        assert table[user][1] in checked  # the user's own hash, not a decoy of its class
+
+
+def test_unknown_users_do_not_pay_for_a_slower_hash_than_the_tables(monkeypatch):
+    users = {"bee": bcrypt.hashpw(b"bee-pw", bcrypt.gensalt(4)).decode()}
+    app = make(users=users)
+    calls = {"bcrypt": 0, "scrypt": 0}
+    checkpw, scrypt = bcrypt.checkpw, auth_module._scrypt
+    monkeypatch.setattr(bcrypt, "checkpw",
+                        lambda *a: calls.update(bcrypt=calls["bcrypt"] + 1) or checkpw(*a))
+    monkeypatch.setattr(auth_module, "_scrypt",
+                        lambda *a: calls.update(scrypt=calls["scrypt"] + 1) or scrypt(*a))
+    app.get("/", headers={"Authorization": basic(b"mallory:guess")}, status=401)
+    assert calls == {"bcrypt": 1, "scrypt": 0}
+    app.get("/", headers={"Authorization": basic(b"bee:guess")}, status=401)
+    assert calls == {"bcrypt": 2, "scrypt": 0}
 
 
 def test_parse_basic_table():

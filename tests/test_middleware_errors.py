@@ -9,6 +9,7 @@ from webob.dec import wsgify
 from webob.exc import HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from webtest.lint import middleware as lint
 
+from webkit_app.httperror import render_http_error
 from webkit_app.middleware import errors, request_id
 
 XSS = "<script>alert('x')</script>"
@@ -150,6 +151,17 @@ def test_wsgify_apps_raising_http_exceptions_still_work():
         raise HTTPNotFound()
 
     assert make(app).get("/", status=404).status_int == 404
+
+
+def test_wsgify_apps_get_the_clean_rendering_by_returning_render_http_error():
+    # The workaround the module docstring gives: a plain wsgify app calls a
+    # webob.exc error itself, so WebOb's own body ("<br />") would go out.
+    @wsgify
+    def app(req):
+        return render_http_error(HTTPNotFound(detail="no such note"), req.environ)
+
+    res = make(app).get("/", headers={"Accept": "application/json"}, status=404)
+    assert res.json == {"status": 404, "title": "Not Found", "detail": "no such note"}
 
 
 @pytest.mark.parametrize("lazy", [False, True])

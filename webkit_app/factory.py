@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .app import App
 from .config import Config, ConfigError, configure_logging
 from .demo import make_demo
 from .demo.health import HEALTH_PATHS
-from .app import App
 from .middleware import (
     Layer,
     access_log,

@@ -45,7 +45,6 @@ the largest request body the toolkit's handlers may read.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 

@@ -9,6 +9,12 @@ file, or both. Hashes are self-describing strings:
 * bcrypt ``$2a$``/``$2b$``/``$2y$`` (``htpasswd -B``), checked by ``bcrypt``;
 * ``{SHA}`` (``htpasswd -s``): unsalted SHA-1, accepted for old files only.
 
+Every check costs the same whether the user exists or not: one hash check
+per cost class in the table (scheme and work factor), the user's own hash in
+its class and a real hash from the table for the others. A table mixing a slow
+scheme with a cheap one therefore makes each check cost both (successes are
+remembered); migrate old ``{SHA}`` and low-cost entries rather than mix them.
+
 A missing, malformed or wrong ``Authorization`` header answers 401 with a
 ``WWW-Authenticate`` challenge, never 500. On success ``REMOTE_USER`` and
 ``AUTH_TYPE`` are set, and the response gets ``Vary: Authorization`` and,
@@ -20,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import hmac
 import re
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["BasicAuth", "basic_auth", "check_password", "hash_password", "load_htpasswd"]
 
 Checker = Callable[[bytes], bool]
+# A user's slot among the checks, and the checks: one per cost class in the table.
+_Slots = tuple[int, tuple[Checker, ...]]
 _DEFAULT_SCRYPT = (2**15, 8, 1)
 _DEFAULT_PBKDF2 = ("sha256", 600_000)
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -148,10 +155,38 @@ def load_htpasswd(path: str) -> dict[str, str]:
     return users
 
 
-@functools.cache
-def _dummy_checker() -> Checker:
-    """A checker for unknown users, so they cost as much as known ones."""
-    return make_checker(hash_password(secrets.token_hex(16)))
+def _cost_class(stored: str) -> str:
+    """What checking ``stored`` costs: its scheme and work factor, not its salt."""
+    if stored.startswith(_BCRYPT_PREFIXES):
+        return "bcrypt:" + stored[4:6]  # $2y$05$... : the cost is the same for $2a$/$2b$/$2y$
+    if stored.startswith("{SHA}"):
+        return "{SHA}"
+    kind, params = _params(stored.partition("$")[0])
+    return f"{kind}:{params}"
+
+
+def _compile_users(entries: Mapping[str, str]) -> tuple[dict[str, _Slots], tuple[Checker, ...]]:
+    """Compile a user table into each user's checks and the checks for unknown users.
+
+    There is one check per cost class of hash in the table (scheme and work
+    factor). A user's tuple holds their own hash in their class's slot and, in
+    every other slot, a decoy: the first real hash of that class in the table.
+    Unknown users get the decoys alone, so every request runs the same checks.
+    """
+    slots: dict[str, int] = {}
+    decoys: list[Checker] = []
+    own: dict[str, tuple[int, Checker]] = {}
+    for user, stored in entries.items():
+        check = make_checker(stored)
+        slot = slots.setdefault(_cost_class(stored), len(slots))
+        if slot == len(decoys):
+            decoys.append(check)
+        own[user] = (slot, check)
+    users = {
+        user: (slot, (*decoys[:slot], check, *decoys[slot + 1:]))
+        for user, (slot, check) in own.items()
+    }
+    return users, tuple(decoys)
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -238,12 +273,12 @@ class BasicAuth:
         self.app = app
         self.realm = realm
         # Setup time: hashes compiled, paths converted, the challenge quoted.
-        self._users = {user: make_checker(stored) for user, stored in entries.items()}
+        self._users, decoys = _compile_users(entries)
+        self._unknown: tuple[int | None, tuple[Checker, ...]] = (None, decoys)
         self._challenge = _challenge(realm)
         self._protect, self._exempt = _prefixes(protect), _prefixes(exempt)
         self._cache_key = secrets.token_bytes(32)
         self._verified: dict[tuple[str, bytes], bool] = {}
-        _dummy_checker()
 
     def needs_auth(self, path: str) -> bool:
         """Whether the WSGI ``path`` is protected; ambiguous paths count as protected."""
@@ -260,8 +295,12 @@ class BasicAuth:
         key = (user, hmac.digest(self._cache_key, secret, "sha256"))
         if key in self._verified:
             return True
-        check = self._users.get(user)
-        ok = (check or _dummy_checker())(secret) and check is not None
+        slot, checks = self._users.get(user, self._unknown)
+        # NOTE: every request runs one check per cost class in the table, known
+        # user or not (a real hash stands in for the classes not the user's), so
+        # the time says neither whether the user exists nor which scheme they use.
+        results = [check(secret) for check in checks]
+        ok = slot is not None and results[slot]
         if ok:
             if len(self._verified) >= _CACHE_SIZE:
                 self._verified.clear()

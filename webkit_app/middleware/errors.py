@@ -9,6 +9,25 @@
   every value escaped and secrets masked. The page is never interactive.
 * Once the first body byte has gone, the status cannot change: the error is
   logged and re-raised with its traceback, so the server closes the connection.
+
+Limitation: only an HTTP exception that reaches this middleware is rendered.
+A plain ``webob.dec.wsgify`` app catches the ``webob.exc`` exception it raises
+(or takes the one it returns) and calls it as a WSGI app itself, so WebOb
+writes its own body: ``{"message": "...<br /><br />...", "code": "404 Not
+Found", "title": "Not Found"}`` for JSON, its own HTML or text page otherwise.
+What comes back here is a status, headers and a body, no different from an
+error page the app built on purpose, and ``WSGIHTTPException.__call__`` (WebOb
+1.8) offers no per-request hook: from the environ it reads ``REQUEST_METHOD``,
+``HTTP_ACCEPT`` and, for a custom ``body_template``, values to substitute.
+Rewriting those responses would take a global patch of ``webob.exc`` or a
+guess from the body, so neither is done. For the clean rendering, return
+:func:`~webkit_app.httperror.render_http_error` from the ``wsgify`` function
+instead, or let the exception propagate (a plain WSGI callable, or a handler
+of :class:`webkit_app.App`, which renders its handlers' errors the same way)::
+
+    @wsgify
+    def app(req):
+        return render_http_error(HTTPNotFound("no such note"), req.environ)
 """
 
 from __future__ import annotations
