@@ -7,11 +7,22 @@ from wsgiref.validate import validator
 import pytest
 import webob
 from webob.dec import wsgify
-from webob.exc import HTTPConflict, HTTPNotFound
+from webob.exc import (
+    HTTPConflict,
+    HTTPCreated,
+    HTTPException,
+    HTTPFound,
+    HTTPNotFound,
+    HTTPNotModified,
+    HTTPSeeOther,
+    HTTPTemporaryRedirect,
+)
 from webob.static import DirectoryApp
 from webtest import TestApp
 
 from webkit_app import App, Request, json_response, stream, text_response
+from webkit_app.app import ANY_METHOD
+from webkit_app.middleware.errors import ErrorMiddleware
 
 
 def make_app(**kwargs):
@@ -296,3 +307,236 @@ def test_pool_timeout_in_a_handler_is_503_with_retry_after():
     res = TestApp(app).get("/db", status=503)
     assert res.headers["Retry-After"] == "1"
     assert res.json["status"] == 503 and "try again" in res.json["detail"]
+
+
+# -- every response the App sends is checked (webob.exc below 400 once skipped it) -----------
+
+INJECTED = {
+    "crlf_value": ("X-Note", "a\r\nSet-Cookie: admin=1"),
+    "lf_value": ("X-Note", "a\nSet-Cookie: admin=1"),
+    "nul_value": ("X-Note", "a\x00b"),
+    "non_latin1_value": ("X-Note", "snow \u2603"),
+    "crlf_name": ("X-Note\r\nSet-Cookie", "admin=1"),
+}
+
+
+def _injected(make, header):
+    resp = make()
+    resp.headerlist.append(header)  # a webob.exc / webob.Response header list checks nothing
+    return resp
+
+
+def _bad_status(make, status):
+    resp = make()
+    resp.status = status  # webob takes any "<int> <text>"
+    return resp
+
+
+UNSENDABLE = {
+    "returned_found": lambda h: _injected(lambda: HTTPFound(location="/next"), h),
+    "returned_see_other": lambda h: _injected(lambda: HTTPSeeOther(location="/next"), h),
+    "returned_307": lambda h: _injected(lambda: HTTPTemporaryRedirect(location="/next"), h),
+    "returned_not_modified": lambda h: _injected(HTTPNotModified, h),
+    "returned_created": lambda h: _injected(HTTPCreated, h),
+    "returned_conflict_4xx": lambda h: _injected(lambda: HTTPConflict("x"), h),
+    "returned_webob_response": lambda h: _injected(lambda: webob.Response("x"), h),
+    "returned_webob_subclass": lambda h: _injected(lambda: type("Mine", (webob.Response,), {})("x"), h),
+}
+
+
+def _raise(resp):
+    if isinstance(resp, HTTPException):
+        raise resp
+    raise HTTPException("wrapped", resp)  # webob.exc's bare form wraps any response
+
+
+def _handler(case, header):
+    if case.startswith("raised_"):
+        build = UNSENDABLE["returned_" + case.removeprefix("raised_")]
+        return lambda request: _raise(build(header))
+    return lambda request: UNSENDABLE[case](header)
+
+
+CASES = list(UNSENDABLE) + [c.replace("returned_", "raised_") for c in UNSENDABLE]
+
+
+def _unsafe_app(handler):
+    app = App()
+    app.add_route("GET", "/unsafe", handler)
+    return app
+
+
+@pytest.mark.parametrize("header", list(INJECTED.values()), ids=list(INJECTED))
+@pytest.mark.parametrize("case", CASES)
+def test_header_injection_through_webob_exc_or_foreign_response_is_refused(case, header):
+    with pytest.raises(ValueError, match="X-Note"):
+        TestApp(_unsafe_app(_handler(case, header))).get("/unsafe")
+
+
+@pytest.mark.parametrize("status", ["302 Found\r\nSet-Cookie: admin=1", "302 Sn\u2603w", "999 Nope",
+                                    "302\tFound", "0302 Found"])
+@pytest.mark.parametrize("how", ["returned", "raised"])
+def test_bad_status_on_a_webob_exc_redirect_is_refused(how, status):
+    def handler(request):
+        resp = _bad_status(lambda: HTTPFound(location="/next"), status)
+        if how == "raised":
+            raise resp
+        return resp
+
+    with pytest.raises(ValueError, match="status"):
+        TestApp(_unsafe_app(handler)).get("/unsafe")
+
+
+@pytest.mark.parametrize("case", ["returned_found", "raised_found", "returned_webob_response",
+                                  "raised_webob_response"])
+def test_header_injection_becomes_a_logged_500_that_never_reaches_the_server(case, caplog):
+    served = []
+
+    def start_response(status, headers, exc_info=None):
+        served.append((status, headers))
+
+    app = ErrorMiddleware(_unsafe_app(_handler(case, INJECTED["crlf_value"])))
+    env = webob.Request.blank("/unsafe").environ
+    with caplog.at_level(logging.ERROR, logger="webkit_app"):
+        b"".join(app(env, start_response))
+    assert [status for status, _ in served] == ["500 Internal Server Error"]
+    assert not any("admin" in name + value for name, value in served[0][1])
+    assert "X-Note" in caplog.text  # the refusal is logged, naming the header
+    res = TestApp(validator(app), lint=True).get("/unsafe", status=500)
+    assert "Set-Cookie" not in res.headers
+
+
+@pytest.mark.parametrize("how", ["returned", "raised"])
+def test_valid_webob_exc_redirect_with_extra_header_still_works(how):
+    def handler(request):
+        resp = HTTPFound(location="/next")
+        resp.headers["X-Note"] = "caf\xe9 fine"
+        if how == "raised":
+            raise resp
+        return resp
+
+    res = TestApp(validator(_unsafe_app(handler))).get("/unsafe", status=302)
+    assert res.headers["Location"] == "http://localhost/next"
+    assert res.headers["X-Note"] == "caf\xe9 fine"
+
+
+@pytest.mark.parametrize("how", ["start_response", "raised_found"])
+def test_header_injection_from_a_mounted_app_is_refused(how):
+    def raw(environ, start_response):
+        if how == "raised_found":
+            _raise(_injected(lambda: HTTPFound(location="/next"), INJECTED["crlf_value"]))
+        start_response("200 OK", [("X-Note", "a\r\nSet-Cookie: admin=1")])
+        return [b"x"]
+
+    outer = App()
+    outer.mount("/raw", raw)
+    with pytest.raises(ValueError, match="X-Note"):
+        TestApp(outer).get("/raw/x")
+
+
+# -- mounts and routes that clash are refused at registration ----------------------------------
+
+MOUNT_CLASHES = [
+    # route pattern, mount prefix
+    ("/sub/x", "/sub"),
+    ("/sub", "/sub"),
+    ("/sub/", "/sub"),
+    ("/sub/{id:int}", "/sub"),
+    ("/sub/{p:path}", "/sub"),
+    ("/a/b/c", "/a/b"),
+    ("/a/b", "/a/b/"),
+]
+
+
+@pytest.mark.parametrize("pattern,prefix", MOUNT_CLASHES)
+def test_mount_over_an_existing_route_raises_naming_both(pattern, prefix):
+    app = App()
+    app.add_route("GET", pattern, lambda r: text_response("route"))
+    with pytest.raises(ValueError) as info:
+        app.mount(prefix, DirectoryApp("."))
+    assert repr(pattern) in str(info.value) and repr(prefix.rstrip("/")) in str(info.value)
+    assert app.mounts == []
+
+
+@pytest.mark.parametrize("pattern,prefix", MOUNT_CLASHES)
+def test_route_under_an_existing_mount_raises_naming_both(pattern, prefix):
+    app = App()
+    app.mount(prefix, DirectoryApp("."))
+    with pytest.raises(ValueError) as info:
+        app.add_route("GET", pattern, lambda r: text_response("route"))
+    assert repr(pattern) in str(info.value) and repr(prefix.rstrip("/")) in str(info.value)
+    assert app.router.routes == []
+
+
+def _plain_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"mount"]
+
+
+@pytest.mark.parametrize("pattern,prefix,path,served_by", [
+    ("/subway", "/sub", "/subway", "route"),
+    ("/", "/sub", "/", "route"),
+    ("/a", "/a/b", "/a", "route"),
+    ("/a/{x}/c", "/a/b", "/a/z/c", "route"),
+    ("/{name}/x", "/sub", "/other/x", "route"),
+    ("/{name}/x", "/sub", "/sub/x", "mount"),  # the mount takes its prefix from a parameter
+])
+def test_mount_beside_routes_it_does_not_hide_is_allowed(pattern, prefix, path, served_by):
+    app = App()
+    app.add_route("GET", pattern, lambda r: text_response("route"))
+    app.mount(prefix, _plain_app)
+    assert TestApp(validator(app)).get(path).text == served_by
+
+
+# -- app.url_for has no request, so no host --------------------------------------------------
+
+def test_app_url_for_absolute_raises_type_error_naming_request_url_for():
+    app = make_app()
+    with pytest.raises(TypeError, match=r"request\.url_for\(\.\.\., _absolute=True\)"):
+        app.url_for("user", id=3, _absolute=True)
+    assert app.url_for("user", id=3, _absolute=False) == "/users/3"
+
+
+# -- any-method routes -------------------------------------------------------------------------
+
+def make_any_app():
+    app = App()
+    app.add_route(["GET", "POST"], "/e", lambda r: text_response("named " + r.method))
+    app.add_route(ANY_METHOD, "/e", lambda r: text_response("any " + r.method))
+    app.add_route(ANY_METHOD, "/only-any", lambda r: text_response("any " + r.method))
+    return app
+
+
+@pytest.mark.parametrize("path,method,status,text", [
+    ("/e", "GET", 200, "named GET"),
+    ("/e", "POST", 200, "named POST"),
+    ("/e", "HEAD", 200, ""),
+    ("/e", "PROPFIND", 200, "any PROPFIND"),
+    ("/e", "M-SEARCH", 200, "any M-SEARCH"),
+    ("/e", "DELETE", 200, "any DELETE"),
+    ("/only-any", "PUT", 200, "any PUT"),
+    ("/only-any", "HEAD", 200, ""),
+])
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")  # lint knows the RFC 9110 few
+def test_any_method_route_takes_the_methods_not_named(path, method, status, text):
+    res = TestApp(validator(make_any_app())).request(path, method=method, status=status)
+    assert res.text == text
+
+
+@pytest.mark.parametrize("path,allow", [("/e", "GET, HEAD, OPTIONS, POST"),
+                                        ("/only-any", "OPTIONS")])
+def test_any_method_route_leaves_options_automatic_and_allow_by_name(path, allow):
+    res = TestApp(validator(make_any_app())).options(path, status=204)
+    assert res.headers["Allow"] == allow
+
+
+def test_any_method_route_twice_conflicts():
+    app = make_any_app()
+    with pytest.raises(ValueError, match="conflicts"):
+        app.add_route("*", "/e", lambda r: text_response("again"))
+
+
+@pytest.mark.parametrize("methods", ["GE T", "", "GET\r\n", "G\u00c9T", "GET/1", ["GET", "P OST"]])
+def test_methods_must_be_http_tokens(methods):
+    with pytest.raises(ValueError, match="invalid methods"):
+        App().add_route(methods, "/x", lambda r: None)

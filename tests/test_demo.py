@@ -28,12 +28,28 @@ def test_api_index(demo):
     assert demo.get("/api").json["endpoints"]["user"] == "/users/1"
 
 
-@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "PROPFIND",
+                                    "REPORT", "M-SEARCH", "PURGE"])
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")  # lint knows the RFC 9110 few
 def test_echo_any_method(demo, method):
-    res = getattr(demo, method)("/api/echo?a=1&a=2", headers={"Cookie": "c=3"})
-    assert res.json["method"] == method.upper()
+    res = demo.request("/api/echo?a=1&a=2", method=method, headers={"Cookie": "c=3"})
+    assert res.json["method"] == method
     assert res.json["query"] == {"a": ["1", "2"]}
     assert res.json["cookies"] == {"c": "3"}
+
+
+def test_echo_options_stays_the_automatic_204_with_allow(demo):
+    res = demo.options("/api/echo", status=204)
+    assert res.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PROPFIND"])
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")
+def test_cve_2023_30861_echo_of_cookies_is_private_and_varies_on_cookie(demo, method):
+    res = demo.request("/api/echo", method=method, headers={"Cookie": "session=s3cret"})
+    assert res.json["cookies"] == {"session": "s3cret"}
+    assert res.headers["Vary"] == "Cookie"
+    assert res.headers["Cache-Control"] == "private"
 
 
 def test_echo_form_and_json(demo):

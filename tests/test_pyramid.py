@@ -43,7 +43,7 @@ def serve(app, prefix="", settings=None, **kwargs):
     ("/users/{id:int}", "/users/{id:[0-9]{1,18}}"),
     ("/users/{name}", "/users/{name:[^/]+}"),
     ("/files/{p:path}", "/files/{p:[^/].*}"),
-    ("/a/{x:float}/b/", "/a/{x:[0-9]{1,18}(?:\\.[0-9]{1,18})?}/b/"),
+    ("/a/{x:float}/b/", "/a/{x:-?[0-9]{1,20}(?:\\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,3})?}/b/"),
 ])
 def test_pyramid_pattern_translates_converters(pattern, expected):
     assert pyramid_pattern(Route(pattern, ("GET",), print)) == expected
@@ -293,3 +293,20 @@ def test_params_predicate_takes_converter_names():
     config.add_route("n", "/n/{n:[0-9]+}", webkit_params=(("n", "int"),))
     config.add_view(lambda request: text_response(repr(request.matchdict["n"])), route_name="n")
     assert TestApp(config.make_wsgi_app()).get("/n/0012").text == "12"
+
+
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")
+def test_any_method_route_runs_as_the_fallback_view():
+    """An ANY_METHOD route (the demo's echo) takes methods no other view names;
+    OPTIONS stays the automatic 204 and Allow lists named methods only."""
+    from webkit_app import ANY_METHOD
+
+    app = App()
+    app.add_route("GET", "/echo", lambda request: text_response("get"))
+    app.add_route(ANY_METHOD, "/echo", lambda request: text_response(request.method))
+    t = serve(app)
+    assert t.get("/echo").text == "get"
+    assert t.request("/echo", method="PROPFIND").text == "PROPFIND"
+    assert t.post("/echo", "", content_type="text/plain").text == "POST"
+    res = t.options("/echo", status=204)
+    assert res.headers["Allow"] == "GET, HEAD, OPTIONS"

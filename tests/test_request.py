@@ -290,3 +290,20 @@ def test_oversized_content_length_is_413_even_for_a_handler_reading_body_file():
     res = raw_post("/raw", app=app, CONTENT_LENGTH="11", wsgi_input=Exploding())
     assert res.status_int == 413
     assert raw_post("/raw", b"0123456789", app=app, CONTENT_LENGTH="10").json == 10
+
+
+@pytest.mark.parametrize("body,constant", [
+    (b"NaN", "NaN"),
+    (b"Infinity", "Infinity"),
+    (b"-Infinity", "-Infinity"),
+    (b"[1, NaN]", "NaN"),
+    (b'{"a": {"b": -Infinity}}', "-Infinity"),
+])
+def test_json_nan_and_infinity_are_400_naming_the_constant(t, body, constant):
+    res = t.post("/json", body, content_type="application/json", status=400)
+    assert res.json["detail"] == f"JSON body contains {constant}, which JSON does not allow (RFC 8259)"
+
+
+def test_json_strings_spelling_nan_are_fine(t):
+    res = t.post("/json", b'["NaN", "Infinity", 1.5e3]', content_type="application/json")
+    assert res.json == {"json": ["NaN", "Infinity", 1500.0]}

@@ -14,6 +14,7 @@ from webkit_app import (
     stream,
     text_response,
 )
+from webkit_app.response import check_sendable
 
 BAD_VALUES = ["a\r\nSet-Cookie: x=1", "a\nb", "a\rb", "a\x00b", "snow\u2603man"]
 
@@ -152,3 +153,24 @@ def test_stream_encodes_str_and_closes_source():
     assert closed == [True]
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "Content-Length" not in resp.headers
+
+
+@pytest.mark.parametrize("status,headers,ok", [
+    ("200 OK", [("X-A", "caf\xe9")], True),
+    ("299 Whatever\tit is", [], True),
+    ("302 Found\r\nSet-Cookie: a=1", [], False),
+    ("200 Sn\u2603w", [], False),
+    ("999 Nope", [], False),
+    ("0200 OK", [], False),
+    ("200", [], False),
+    (200, [], False),
+    ("200 OK", [("X-A", "a\r\nSet-Cookie: a=1")], False),
+    ("200 OK", [("X A", "v")], False),
+    ("200 OK", [("X-A", b"bytes")], False),
+])
+def test_check_sendable_refuses_what_would_split_or_break_the_response(status, headers, ok):
+    if ok:
+        check_sendable(status, headers, "test")
+    else:
+        with pytest.raises(ValueError, match="^test: "):
+            check_sendable(status, headers, "test")

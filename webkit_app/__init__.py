@@ -4,7 +4,7 @@ Handlers are plain functions ``handler(request) -> Response``; :class:`App`
 dispatches to them; middleware lives in :mod:`webkit_app.middleware`.
 """
 
-from .app import App, RouteInfo
+from .app import ANY_METHOD, App, RouteInfo
 from .body import UploadedFile
 from .config import Config, ConfigError
 from .health import HealthChecks
@@ -24,6 +24,7 @@ from .routing import register_converter
 from .views import request_view
 
 __all__ = [
+    "ANY_METHOD",
     "App",
     "ClosingIterator",
     "Config",

@@ -32,17 +32,17 @@ from .body import DEFAULT_MAX_BODY_SIZE, content_length
 from .httperror import render_error, render_http_error
 from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
-from .response import Response, check_header
-from .routing import Route, Router
+from .response import Response, check_sendable
+from .routing import ANY_METHOD, Route, Router
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["App", "RouteInfo"]
+__all__ = ["App", "RouteInfo", "ANY_METHOD"]
 
 log = logging.getLogger("webkit_app")
-#: what a foreign response's status must look like: a code in 100-599, a space
-_STATUS_LINE = re.compile(r"[1-5][0-9][0-9] [^\x00-\x1f\x7f]*").fullmatch
+#: an HTTP method (RFC 9110 token), as routes may name it
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+").fullmatch
 Handler = Callable[[Request], webob.Response]
 _ROUTING_ARGS = "wsgiorg.routing_args"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
@@ -87,12 +87,19 @@ class App:
 
     def add_route(self, method: str | Sequence[str], pattern: str, handler: Handler,
                   name: str | None = None) -> Route:
-        """Register ``handler`` for ``method`` (or several) on ``pattern``."""
+        """Register ``handler`` for ``method`` (or several) on ``pattern``.
+
+        A method is any HTTP token; ``"*"`` (:data:`ANY_METHOD`) takes every
+        method the route's other handlers do not, except OPTIONS, which the
+        App answers unless a handler is registered for it by name::
+
+            app.add_route(["GET", "POST", "*"], "/echo", echo)
+        """
         if self._started:
             raise RuntimeError(f"cannot add route {pattern!r}: the app has served requests")
         methods = (method,) if isinstance(method, str) else tuple(method)
         methods = tuple(dict.fromkeys(m.upper() for m in methods))
-        if not methods or not all(m.isascii() and m.isalpha() for m in methods):
+        if not methods or not all(_METHOD(m) for m in methods):
             raise ValueError(f"route {pattern!r}: invalid methods {methods!r}")
         if not callable(handler):
             raise TypeError(f"route {pattern!r}: handler {handler!r} is not callable")
@@ -100,6 +107,8 @@ class App:
             raise ValueError(f"route name {name!r} for {pattern!r} is already used by "
                              f"{self._names[name].pattern!r}")
         route = Route(pattern, methods, handler, name)
+        for prefix, app in self._mounts:
+            _check_mount_clash(prefix, app, route)
         self.router.add(route)
         if name is not None:
             self._names[name] = route
@@ -128,6 +137,8 @@ class App:
             raise ValueError(f"mount prefix {prefix!r} must be a literal path starting with '/'")
         if any(p == prefix for p, _ in self._mounts):
             raise ValueError(f"mount prefix {prefix!r} is already mounted")
+        for route in self.router.routes:
+            _check_mount_clash(prefix, app, route)
         self._mounts.append((prefix, app))
         self._mounts.sort(key=lambda m: -len(m[0]))
 
@@ -144,8 +155,17 @@ class App:
         return rows
 
     def url_for(self, name: str, *, _query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-                _script_name: str = "", **params: Any) -> str:
-        """Build the path of a named route, percent-encoded, after ``_script_name``."""
+                _script_name: str = "", _absolute: bool = False, **params: Any) -> str:
+        """Build the path of a named route, percent-encoded, after ``_script_name``.
+
+        Absolute URLs need the scheme and host of a request:
+        ``request.url_for(name, _absolute=True)``.
+        """
+        if _absolute:
+            # NOTE: no host is trustworthy without a request (allowed_hosts may list several).
+            raise TypeError(f"app.url_for({name!r}) cannot build an absolute URL: it has no "
+                            "request to take the scheme and host from; use "
+                            "request.url_for(..., _absolute=True)")
         route = self._names.get(name)
         if route is None:
             raise KeyError(f"no route named {name!r} (known: {', '.join(sorted(self._names))})")
@@ -161,7 +181,7 @@ class App:
         try:
             resp = self._dispatch(environ)
         except HTTPException as exc:
-            resp = exc  # type: ignore[assignment]
+            resp = _raised(exc)
         except PoolTimeout as exc:
             log.warning("%s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc)
             resp = HTTPServiceUnavailable(  # type: ignore[assignment]
@@ -196,7 +216,10 @@ class App:
         method = environ["REQUEST_METHOD"]
         route = endpoint.routes.get(method)
         if route is None:
-            return self._no_method(environ, endpoint)
+            # NOTE: off the hot path: explicit methods are in the dict.
+            route = endpoint.any if method != "OPTIONS" else None
+            if route is None:
+                return self._no_method(environ, endpoint)
         environ[_ROUTING_ARGS] = ((), dict(zip(route.names, values, strict=True)) if values else {})
         environ[APP_KEY] = self
         environ[MAX_BODY_KEY] = self.max_body_size
@@ -210,13 +233,14 @@ class App:
 
     def _call(self, route: Route, request: Request) -> Any:
         resp = route.handler(request)
+        # PERF: a Response checked its status and headers as they were set.
+        if resp.__class__ is Response:
+            return resp
         if isinstance(resp, webob.Response):
-            if resp.__class__ is not Response and not isinstance(resp, WSGIHTTPException):
-                for name, value in resp.headerlist:  # foreign responses: check once here
-                    check_header(name, value)
-                if not _STATUS_LINE(resp.status):  # NOTE: webob.Response takes "999 X"
-                    raise ValueError(f"handler {route.handler_name} returned status "
-                                     f"{resp.status!r}: expected a code in 100-599 and a reason")
+            # NOTE: other responses, webob.exc included, check nothing when set;
+            # a 4xx/5xx is re-rendered through a checked Response in __call__.
+            if not (isinstance(resp, WSGIHTTPException) and resp.code >= 400):
+                check_sendable(resp.status, resp.headerlist, f"handler {route.handler_name}")
             return resp
         log.error("handler %s for %s returned %s, not a webob.Response",
                   route.handler_name, route.pattern, type(resp).__name__)
@@ -257,6 +281,27 @@ class App:
                             environ, [("Allow", endpoint.allow)])
 
 
+def _raised(exc: HTTPException) -> Any:
+    """The response a raised ``webob.exc`` stands for, checked unless it is an
+    error (those are re-rendered)."""
+    resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own wsgi_response
+    if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
+        return resp
+    if isinstance(resp, webob.Response):
+        check_sendable(resp.status, resp.headerlist, f"raised {type(exc).__name__}")
+    return exc
+
+
+def _check_mount_clash(prefix: str, app: Any, route: Route) -> None:
+    """``ValueError`` naming both if the mount at ``prefix`` would serve every
+    path of ``route`` (its leading literals are the prefix's segments)."""
+    # NOTE: a parameter segment is not a clash: the mount takes only its own prefix.
+    wanted = prefix[1:].split("/")
+    if route.segments[:len(wanted)] == wanted:
+        raise ValueError(f"route {route.pattern!r} ({route.handler_name}) conflicts with the "
+                         f"mount {prefix!r} ({_dotted(app)}), which serves every path below it")
+
+
 def _check_raw_uri(environ: WSGIEnvironment) -> None:
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
     if _BAD_PERCENT(raw.split("?", 1)[0]):
@@ -290,12 +335,23 @@ class _Mounted:
         cut = len(self.prefix.encode("utf-8"))
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + raw[:cut]
         environ["PATH_INFO"] = raw[cut:]
+        # NOTE: a mounted app's status and headers are checked as any handler's.
+        start_response = _checking(start_response, self.prefix)
         try:
             return self.app(environ, start_response)
         except HTTPException as exc:  # a plain WSGI app raising webob.exc errors
             if isinstance(exc, WSGIHTTPException) and exc.code >= 400:
                 return render_http_error(exc, environ)(environ, start_response)
             return exc(environ, start_response)  # type: ignore[operator]
+
+
+def _checking(start_response: StartResponse, prefix: str) -> StartResponse:
+    """``start_response``, refusing a status or header that would break the response."""
+    def checked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        check_sendable(status, headers, f"the app mounted at {prefix!r}")
+        return start_response(status, headers, exc_info)
+
+    return checked  # type: ignore[return-value]
 
 
 def _dotted(obj: Any) -> str:

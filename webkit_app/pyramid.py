@@ -48,7 +48,6 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
-import webob
 from pyramid.httpexceptions import HTTPException as PyramidHTTPException
 from pyramid.wsgi import wsgiapp2
 from webob.exc import HTTPException, HTTPMethodNotAllowed, WSGIHTTPException
@@ -57,7 +56,7 @@ from .config import SETTINGS_PREFIX, read_setting
 from .httperror import render_http_error
 from .request import MAX_BODY_KEY, Request
 from .response import Response
-from .routing import Param, Route
+from .routing import ANY_METHOD, Param, Route
 from .routing.converters import Converter, get_converter
 from .routing.template import shape
 
@@ -257,15 +256,19 @@ def _add_group(config: Configurator, reg: _Registration, routes: list[Route], pr
     config.add_route(match_name, pyramid_pattern(first, prefix), **{PREDICATE: params})
     # NOTE: a GET view answers HEAD too; among equal predicates Pyramid tries
     # views in registration order, so an explicit HEAD route goes first.
+    any_view = None
     for route in sorted(routes, key=lambda r: "HEAD" not in r.methods):
         if route.name is not None:
             pyramid_name = name_prefix + route.name
             reg.names[route.name] = (pyramid_name, route)
             if pyramid_name != match_name:  # NOTE: static routes only build URLs
                 config.add_route(pyramid_name, pyramid_pattern(route, prefix), static=True)
-        config.add_view(_handler_view(reg, route, first.names), route_name=match_name,
-                        request_method=route.methods)
-    config.add_view(_method_not_allowed(routes), route_name=match_name)
+        view = _handler_view(reg, route, first.names)
+        if ANY_METHOD in route.methods:
+            any_view = view  # NOTE: Pyramid allows one predicate-less view: the fallback
+            continue
+        config.add_view(view, route_name=match_name, request_method=route.methods)
+    config.add_view(_method_not_allowed(routes, any_view), route_name=match_name)
 
 
 def _add_mount(config: Configurator, path: str, sub_app: Any, name_prefix: str) -> None:
@@ -309,16 +312,20 @@ def _handler_view(reg: _Registration, route: Route,
     return view
 
 
-def _method_not_allowed(routes: list[Route]) -> Callable[[Any], webob.Response]:
-    methods = {m for r in routes for m in r.methods}
+def _method_not_allowed(routes: list[Route],
+                        any_view: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    methods = {m for r in routes for m in r.methods} - {ANY_METHOD}
     if "GET" in methods:
         methods.add("HEAD")
     allow = ", ".join(sorted(methods | {"OPTIONS"}))
 
-    def method_not_allowed(request: Any) -> webob.Response:
-        """The fallback view of a toolkit path: 204 for OPTIONS, else 405, with Allow."""
+    def method_not_allowed(request: Any) -> Any:
+        """The fallback view of a toolkit path: 204 for OPTIONS, the ANY_METHOD
+        handler if there is one, else 405, with Allow (as the dispatcher answers)."""
         if request.method == "OPTIONS":
             return Response(status=204, headerlist=[("Allow", allow)])
+        if any_view is not None:
+            return any_view(request)
         exc = HTTPMethodNotAllowed(f"Method {request.method[:20]!r} is not allowed here; "
                                    f"use {allow}", headers=[("Allow", allow)])
         return render_http_error(exc, request.environ)

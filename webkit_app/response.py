@@ -33,11 +33,15 @@ __all__ = [
     "ClosingIterator",
     "UnsafeRedirect",
     "check_header",
+    "check_sendable",
     "dumps",
 ]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _BAD_VALUE = re.compile(r"[\r\n\x00]|[^\x00-\xff]").search
+#: a status line a server can send: a code in 100-599, a space, then a reason of
+#: tabs, spaces and visible latin-1 text (RFC 9110 reason-phrase)
+_STATUS_LINE = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*").fullmatch
 
 
 def check_header(name: str, value: str) -> None:
@@ -48,6 +52,24 @@ def check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name} value must be str, not {type(value).__name__}")
     if _BAD_VALUE(value):
         raise ValueError(f"header {name} value {value!r} contains CR, LF, NUL or non-latin-1 text")
+
+
+def check_sendable(status: Any, headers: Iterable[tuple[str, str]], source: str) -> None:
+    """Raise ``ValueError`` naming ``source`` unless the status line and every
+    header can go to the server as they are.
+
+    For responses whose setters check nothing (``webob.Response``, ``webob.exc``)::
+
+        check_sendable(resp.status, resp.headerlist, "handler app.views.show")
+    """
+    # NOTE: webob.Response takes "999 X" and "302 Found\r\nX: y" as statuses.
+    if not isinstance(status, str) or not _STATUS_LINE(status):
+        raise ValueError(f"{source}: status {status!r} is not a code in 100-599 and a reason")
+    try:
+        for name, value in headers:
+            check_header(name, value)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
 
 
 class _HeaderList(list):

@@ -6,13 +6,18 @@ from collections.abc import Iterator
 
 from webob.exc import HTTPBadRequest, HTTPForbidden
 
-from ..app import App
+from ..app import ANY_METHOD, App
 from ..request import Request
 from ..response import Response, html_response, json_response, stream
 from ..views import request_view
 
 STREAM_LINES = 1000
+#: the echo's methods by name (listed in Allow); every other one but OPTIONS
+#: (the App's automatic 204) reaches it through an ANY_METHOD route
 ECHO_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: the echo reflects the request's cookies: no shared cache may keep it for
+#: another client (the shape of Flask's CVE-2023-30861)
+_ECHO_HEADERS = {"Vary": "Cookie", "Cache-Control": "private"}
 
 _HOME = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>webkit_app demo</title></head>
@@ -48,7 +53,7 @@ def api_index(request: Request) -> Response:
 
 def echo(request: Request) -> Response:
     """Echo the request: method, query params, form data, JSON, cookies."""
-    return json_response(request_view(request))
+    return json_response(request_view(request), headers=_ECHO_HEADERS)
 
 
 def user(request: Request) -> Response:
@@ -82,6 +87,7 @@ def register(app: App) -> None:
     app.add_route("GET", "/", home, name="home")
     app.add_route("GET", "/api", api_index, name="api")
     app.add_route(ECHO_METHODS, "/api/echo", echo, name="echo")
+    app.add_route(ANY_METHOD, "/api/echo", echo)  # NOTE: PROPFIND, REPORT, ...: "any method"
     app.add_route("GET", "/users/{id:int}", user, name="user")
     app.add_route("GET", "/stream", stream_lines, name="stream")
     app.add_route("GET", "/error", error, name="error")

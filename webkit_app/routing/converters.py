@@ -9,6 +9,7 @@ Register your own with :func:`register_converter`::
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable
@@ -59,8 +60,22 @@ def _to_uuid(text: str) -> uuid.UUID:
     return uuid.UUID(text)
 
 
+def _to_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # NOTE: "1e999" matches the regex but is inf
+        raise ValueError(text)
+    return value
+
+
 def _float_to_url(value: float) -> str:
+    # NOTE: repr is the shortest text that reads back as the same float; for
+    # nan and inf it fails the regex, so url building refuses them.
     return repr(float(value))
+
+
+#: what repr(float) writes for a finite float ("-1.5", "1e+20", "1e-07"),
+#: and the same without a fraction ("3", "1e5"); no nan, inf, "1." or ".5"
+_FLOAT = r"-?[0-9]{1,20}(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,3})?"
 
 
 CONVERTERS: dict[str, Converter] = {}
@@ -110,7 +125,7 @@ def _builtin(conv: Converter) -> None:
 _builtin(Converter("uuid", r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                    r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}", _to_uuid, str, priority=10))
 _builtin(Converter("int", r"[0-9]{1,18}", int, str, priority=20))
-_builtin(Converter("float", r"[0-9]{1,18}(?:\.[0-9]{1,18})?", float, _float_to_url, priority=25))
+_builtin(Converter("float", _FLOAT, _to_float, _float_to_url, priority=25))
 # ``str`` matches any non-empty segment: no regex needed (PERF).
 _builtin(Converter("str", None, str, str, priority=90))
 _builtin(Converter("path", None, str, str, priority=100, greedy=True))

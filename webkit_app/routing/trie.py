@@ -11,17 +11,22 @@ from typing import Any
 
 from .template import Param, Route, shape
 
-__all__ = ["Endpoint", "Router"]
+__all__ = ["ANY_METHOD", "Endpoint", "Router"]
+
+#: the method of a route taking every method its path's other routes do not
+ANY_METHOD = "*"
 
 
 class Endpoint:
-    """Everything registered for one path shape: a handler per method."""
+    """Everything registered for one path shape: a handler per method, and
+    ``any``, the :data:`ANY_METHOD` route taking the other methods."""
 
-    __slots__ = ("routes", "allow")
+    __slots__ = ("routes", "allow", "any")
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.allow = ""
+        self.any: Route | None = None
 
     def add(self, route: Route) -> None:
         for method in route.methods:
@@ -41,7 +46,9 @@ class Endpoint:
         if "GET" in explicit and "HEAD" not in explicit:
             explicit["HEAD"] = explicit["GET"]
         self.routes = explicit
-        self.allow = ", ".join(sorted(set(explicit) | {"OPTIONS"}))
+        self.any = explicit.get(ANY_METHOD)
+        # NOTE: Allow lists the methods by name; "*" is not one.
+        self.allow = ", ".join(sorted((set(explicit) - {ANY_METHOD}) | {"OPTIONS"}))
 
 
 class _Node:
