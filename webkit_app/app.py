@@ -23,12 +23,11 @@ from webob.exc import (
     HTTPBadRequest,
     HTTPException,
     HTTPInternalServerError,
-    HTTPRequestEntityTooLarge,
     HTTPServiceUnavailable,
     WSGIHTTPException,
 )
 
-from .body import DEFAULT_MAX_BODY_SIZE, content_length
+from .body import DEFAULT_MAX_BODY_SIZE, declared_length
 from .httperror import render_error, render_http_error
 from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
@@ -225,10 +224,7 @@ class App:
         environ[MAX_BODY_KEY] = self.max_body_size
         if environ.get("CONTENT_LENGTH"):
             # NOTE: refused before the handler runs, whatever it reads the body with.
-            length = content_length(environ)
-            if length is not None and length > self.max_body_size:
-                raise HTTPRequestEntityTooLarge(
-                    f"Request body of {length} bytes exceeds {self.max_body_size}")
+            declared_length(environ, self.max_body_size)
         return self._call(route, self.request_class(environ))
 
     def _call(self, route: Route, request: Request) -> Any:

@@ -27,6 +27,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_FORM_PARTS",
     "content_length",
+    "declared_length",
+    "LimitedInput",
     "read_body",
     "parse_qs_strict",
     "parse_json",
@@ -56,6 +58,50 @@ def content_length(environ: dict) -> int | None:
     return int(value)
 
 
+def declared_length(environ: dict, max_size: int) -> int | None:
+    """The Content-Length, ``None`` when absent; 400 when invalid, 413 over ``max_size``."""
+    length = content_length(environ)
+    if length is not None and length > max_size:
+        raise HTTPRequestEntityTooLarge(f"Request body of {length} bytes exceeds {max_size}")
+    return length
+
+
+class LimitedInput:
+    """A ``wsgi.input`` that raises 413 once more than ``limit`` bytes were read."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream, self._limit, self.count = stream, limit, 0
+
+    def _counted(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if self.count > self._limit:
+            raise HTTPRequestEntityTooLarge(f"Request body exceeds {self._limit} bytes")
+        return data
+
+    def _size(self, size: int | None) -> int:
+        # NOTE: one byte past the limit is enough to know it was passed.
+        room = self._limit - self.count + 1
+        return room if size is None or size < 0 else min(size, room)
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._counted(self._stream.read(self._size(size)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._counted(self._stream.readline(self._size(size)))
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(self)
+
+    def __iter__(self) -> LimitedInput:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
 def is_chunked(environ: dict) -> bool:
     """True when the body's end is marked by the transport, not a length."""
     return bool(environ.get("wsgi.input_terminated")) or "chunked" in environ.get(
@@ -69,16 +115,14 @@ def read_body(environ: dict, max_size: int, *, require: bool = False) -> bytes:
     A body with a Content-Length over the limit is refused before any byte is
     read; a chunked body is counted while read and cut off at the limit.
     """
-    length = content_length(environ)
+    length = declared_length(environ, max_size)
     stream = environ["wsgi.input"]
     if length is None:
         if not is_chunked(environ):
             if require:
                 raise HTTPLengthRequired("A request body with a Content-Length is required")
             return b""
-        return _read_unsized(stream, max_size)
-    if length > max_size:
-        raise HTTPRequestEntityTooLarge(f"Request body of {length} bytes exceeds {max_size}")
+        return _read_unsized(LimitedInput(stream, max_size))
     data = _read_exact(stream, length)
     if len(data) < length:
         raise HTTPBadRequest(f"Request body ended after {len(data)} of {length} bytes")
@@ -119,15 +163,12 @@ def _read_exact(stream: IO[bytes], length: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_unsized(stream: IO[bytes], max_size: int) -> bytes:
-    chunks, total = [], 0
+def _read_unsized(stream: LimitedInput) -> bytes:
+    chunks = []
     while True:
         chunk = _read(stream, _CHUNK)
         if not chunk:
             return b"".join(chunks)
-        total += len(chunk)
-        if total > max_size:
-            raise HTTPRequestEntityTooLarge(f"Request body exceeds {max_size} bytes")
         chunks.append(chunk)
 
 

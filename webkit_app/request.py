@@ -18,7 +18,6 @@ import webob
 from webob.exc import (
     HTTPBadRequest,
     HTTPLengthRequired,
-    HTTPRequestEntityTooLarge,
     HTTPUnsupportedMediaType,
 )
 from webob.multidict import MultiDict
@@ -27,6 +26,7 @@ from .body import (
     DEFAULT_MAX_BODY_SIZE,
     check_charset,
     content_length,
+    declared_length,
     is_chunked,
     parse_json,
     parse_multipart,
@@ -158,9 +158,7 @@ class Request(webob.Request):
         data = env.get(_BODY_KEY)
         if data is not None:
             return parse_multipart(data, params, length=len(data), max_size=limit)
-        length = content_length(env)
-        if length is not None and length > limit:
-            raise HTTPRequestEntityTooLarge(f"Request body of {length} bytes exceeds {limit}")
+        length = declared_length(env, limit)
         # NOTE: streamed from wsgi.input: large uploads spool to disk, not memory.
         return parse_multipart(env["wsgi.input"], params, length=length, max_size=limit)
 

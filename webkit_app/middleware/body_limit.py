@@ -16,11 +16,11 @@ same limit to an app that is not one (a Pyramid app, a plain WSGI callable)::
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from webob.exc import HTTPBadRequest, HTTPRequestEntityTooLarge
 
-from ..body import content_length
+from ..body import LimitedInput, declared_length
 from ..httperror import render_http_error
 from ..request import MAX_BODY_KEY
 from ._wsgi import wsgify
@@ -30,42 +30,6 @@ if TYPE_CHECKING:
     from webob import Request
 
 __all__ = ["BodyLimit", "LimitedInput", "body_limit"]
-
-
-class LimitedInput:
-    """A ``wsgi.input`` that raises 413 once more than ``limit`` bytes were read."""
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        self._stream, self._limit, self.count = stream, limit, 0
-
-    def _counted(self, data: bytes) -> bytes:
-        self.count += len(data)
-        if self.count > self._limit:
-            raise HTTPRequestEntityTooLarge(f"Request body exceeds {self._limit} bytes")
-        return data
-
-    def _size(self, size: int | None) -> int:
-        # NOTE: one byte past the limit is enough to know it was passed.
-        room = self._limit - self.count + 1
-        return room if size is None or size < 0 else min(size, room)
-
-    def read(self, size: int | None = -1) -> bytes:
-        return self._counted(self._stream.read(self._size(size)))
-
-    def readline(self, size: int | None = -1) -> bytes:
-        return self._counted(self._stream.readline(self._size(size)))
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        return list(self)
-
-    def __iter__(self) -> LimitedInput:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
 
 
 class BodyLimit:
@@ -82,16 +46,13 @@ class BodyLimit:
         environ, limit = req.environ, self.max_size
         environ[MAX_BODY_KEY] = min(limit, environ.get(MAX_BODY_KEY, limit))
         try:
-            length = content_length(environ)
-        except HTTPBadRequest as exc:
+            length = declared_length(environ, limit)
+        except (HTTPBadRequest, HTTPRequestEntityTooLarge) as exc:
             return render_http_error(exc, environ)
         if length is None:
             # NOTE: no length (chunked, or a server that marks input terminated):
             # counted as read; the server already bounds a body that has one.
             environ["wsgi.input"] = LimitedInput(environ["wsgi.input"], limit)
-        elif length > limit:
-            exc = HTTPRequestEntityTooLarge(f"Request body of {length} bytes exceeds {limit}")
-            return render_http_error(exc, environ)
         return self.app
 
 
