@@ -59,6 +59,7 @@ from .response import Response
 from .routing import ANY_METHOD, Param, Route
 from .routing.converters import Converter, get_converter
 from .routing.template import shape
+from .routing.trie import allow_header
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -314,10 +315,7 @@ def _handler_view(reg: _Registration, route: Route,
 
 def _method_not_allowed(routes: list[Route],
                         any_view: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
-    methods = {m for r in routes for m in r.methods} - {ANY_METHOD}
-    if "GET" in methods:
-        methods.add("HEAD")
-    allow = ", ".join(sorted(methods | {"OPTIONS"}))
+    allow = allow_header(m for r in routes for m in r.methods)
 
     def method_not_allowed(request: Any) -> Any:
         """The fallback view of a toolkit path: 204 for OPTIONS, the ANY_METHOD

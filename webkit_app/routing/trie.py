@@ -7,14 +7,24 @@ in a short list sorted by converter specificity.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .template import Param, Route, shape
 
-__all__ = ["ANY_METHOD", "Endpoint", "Router"]
+__all__ = ["ANY_METHOD", "Endpoint", "Router", "allow_header"]
 
 #: the method of a route taking every method its path's other routes do not
 ANY_METHOD = "*"
+
+
+def allow_header(methods: Iterable[str]) -> str:
+    """The ``Allow`` value of a path served for ``methods``: HEAD with GET,
+    OPTIONS always, and only methods by name (``"*"`` is not one)."""
+    names = set(methods) - {ANY_METHOD}
+    if "GET" in names:
+        names.add("HEAD")
+    return ", ".join(sorted(names | {"OPTIONS"}))
 
 
 class Endpoint:
@@ -47,8 +57,7 @@ class Endpoint:
             explicit["HEAD"] = explicit["GET"]
         self.routes = explicit
         self.any = explicit.get(ANY_METHOD)
-        # NOTE: Allow lists the methods by name; "*" is not one.
-        self.allow = ", ".join(sorted((set(explicit) - {ANY_METHOD}) | {"OPTIONS"}))
+        self.allow = allow_header(explicit)
 
 
 class _Node:
