@@ -401,10 +401,11 @@ def _from_settings(f: Any, settings: Mapping[str, Any]) -> tuple[str, str | None
     return SETTINGS, None, None
 
 
-def read_setting(settings: Mapping[str, Any], name: str) -> Any:
+def read_setting(settings: Mapping[str, Any], name: str, default: Any = MISSING) -> Any:
     """One setting from PasteDeploy/Pyramid ``settings``, checked as :class:`Config`
-    checks it (an unknown ``webkit_app.`` key is refused too); its default when
-    absent. For add-ons that need one value without a whole ``Config``::
+    checks it (an unknown ``webkit_app.`` key is refused too); when absent,
+    ``default``, or Config's own default. For add-ons that need one value
+    without a whole ``Config``::
 
         read_setting(config.get_settings(), "max_body_size")   # 10485760 for "10MiB"
     """
@@ -412,6 +413,8 @@ def read_setting(settings: Mapping[str, Any], name: str) -> Any:
     (f,) = (f for f in _settings() if f.name == name)
     _, key, value = _from_settings(f, settings)
     if key is None:
+        if default is not MISSING:
+            return default
         return f.default_factory() if f.default_factory is not MISSING else f.default
     try:
         return f.metadata["coerce"](value)

@@ -221,9 +221,7 @@ def add_webkit_routes(config: Configurator, app: App, prefix: str = "", *,
     # NOTE: only webkit_app.* keys are ours, read and checked as Config reads them
     # ("10MiB"; a misspelt key is an error); the App's own limit when unset.
     ours = {k: v for k, v in settings.items() if k.startswith(SETTINGS_PREFIX)}
-    max_body = read_setting(ours, "max_body_size")
-    if SETTINGS_PREFIX + "max_body_size" not in ours:
-        max_body = app.max_body_size
+    max_body = read_setting(ours, "max_body_size", default=app.max_body_size)
     reg = _Registration(app.request_class, max_body)
     # NOTE: the dispatcher tries mounts first; Pyramid tries routes in order.
     for mount_prefix, sub_app in app.mounts:
