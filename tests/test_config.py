@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import logging.config
 import re
 from pathlib import Path
 
@@ -353,3 +354,56 @@ def test_web_concurrency_wins_over_workers_as_in_the_deploy_files():
     assert config.workers == 5 and config.names["workers"] == "WEB_CONCURRENCY"
     gunicorn_conf = (Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py")
     assert '_int("WEB_CONCURRENCY", "WORKERS"' in gunicorn_conf.read_text()
+
+
+# -- LogFormatter -------------------------------------------------------------------
+
+def _records(times):
+    for t in times:
+        record = logging.LogRecord("webkit_app.access", logging.INFO, __file__, 1, "hit %s",
+                                   ("x",), None)
+        record.created, record.msecs = t, int((t - int(t)) * 1000) + 0.0
+        yield record
+
+
+@pytest.mark.parametrize("fmt, datefmt", [
+    ("%(asctime)s %(levelname)s [%(name)s] %(message)s", None),
+    ("%(asctime)s %(message)s", "%d/%b/%Y %H:%M:%S"),
+])
+def test_log_formatter_writes_what_the_standard_formatter_writes(fmt, datefmt):
+    from webkit_app.config import LogFormatter
+
+    # NOTE: records within a second, across seconds, minutes and a day, and back.
+    times = [1764626592.318, 1764626592.999, 1764626593.0, 1764626593.5, 1764626659.001,
+             1764662399.999, 1764662400.0, 1764626592.1]
+    ours, stdlib = LogFormatter(fmt, datefmt), logging.Formatter(fmt, datefmt)
+    assert [ours.format(r) for r in _records(times)] == [stdlib.format(r) for r in
+                                                         _records(times)]
+
+
+def test_log_formatter_follows_a_utc_converter():
+    import time
+
+    from webkit_app.config import LogFormatter
+
+    class Utc(LogFormatter):
+        converter = time.gmtime
+
+    class StdUtc(logging.Formatter):
+        converter = time.gmtime
+
+    (record,) = _records([1764626592.318])
+    assert Utc("%(asctime)s").format(record) == StdUtc("%(asctime)s").format(record)
+    assert Utc("%(asctime)s").format(record) == "2025-12-01 22:03:12,318"
+
+
+@pytest.mark.parametrize("ini", ["development.ini", "production.ini"])
+def test_deploy_inis_name_the_log_formatter(ini):
+    import configparser
+
+    from webkit_app.config import LogFormatter
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(Path(__file__).parent.parent / "deploy" / ini)
+    cls = logging.config.BaseConfigurator({}).resolve(parser["formatter_generic"]["class"])
+    assert cls is LogFormatter

@@ -330,3 +330,24 @@ def test_exc_info_is_a_real_traceback_for_servers():
     list(errors(app)(webtest.TestRequest.blank("/").environ, start_response))
     assert seen[0] is None and seen[1][0] is LookupError and seen[1][2] is not None
     assert sys.exc_info() == (None, None, None)
+
+
+def test_a_list_body_is_passed_through_and_a_failing_iter_still_becomes_a_500(errors_log):
+    body = [b"ok"]
+
+    def listing(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    class Broken:
+        def __iter__(self):
+            raise RuntimeError("no iterator")
+
+    def broken(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Broken()
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
+    assert errors(listing)(dict(environ), lambda *a: None) is body
+    assert webtest.TestApp(errors(broken)).get("/", status=500).json["status"] == 500

@@ -199,3 +199,38 @@ def test_streamed_body_is_closed_and_not_buffered():
     assert HEX32.fullmatch(events[0]) and events[1:] == ["first"]
     iterable.close()
     assert "second" not in events
+
+
+def test_a_body_whose_iter_fails_is_closed_and_its_error_propagates():
+    closed = []
+
+    class Broken:
+        def __iter__(self):
+            raise ValueError("no iterator")
+
+        def close(self):
+            closed.append(current_request_id())
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Broken()
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_X_REQUEST_ID": "rid-9"}
+    with pytest.raises(ValueError, match="no iterator"):
+        request_id(app)(environ, lambda status, headers, exc_info=None: None)
+    assert closed == ["rid-9"]
+    assert current_request_id() is None
+
+
+def test_a_list_body_is_passed_through_with_the_header_set():
+    body = [b"a", b"b"]
+    seen = {}
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    out = request_id(app)({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_X_REQUEST_ID": "r1"},
+                          lambda status, headers, exc_info=None: seen.update(headers))
+    assert out is body
+    assert seen["X-Request-ID"] == "r1"

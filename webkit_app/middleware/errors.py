@@ -199,7 +199,12 @@ class ErrorMiddleware:
     def _respond(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         call = _Call(self, environ, start_response)
         try:
-            return _GuardedIter(self.app(environ, call.start_response), call)
+            app_iter = self.app(environ, call.start_response)
+            # PERF: iterating a list or tuple (a Response's body) runs no code
+            # that could fail, and it has no close(): there is nothing to guard.
+            if app_iter.__class__ is list or app_iter.__class__ is tuple:
+                return app_iter
+            return _GuardedIter(app_iter, call)
         except Exception as exc:
             body = call.recover(exc)
             if body is None:

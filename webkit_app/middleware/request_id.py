@@ -86,13 +86,21 @@ class RequestIdFilter(logging.Filter):
 
 
 class _ContextIter(IterProxy):
-    """Iterate and close the body inside the request's logging context."""
+    """Iterate and close the body inside the request's logging context.
+
+    Built inside that context (``iter()`` of the body may run its code).
+    """
 
     __slots__ = ("_ctx",)
 
     def __init__(self, iterable: Iterable[bytes], ctx: contextvars.Context) -> None:
         self._ctx = ctx
-        ctx.run(IterProxy.__init__, self, iterable)
+        self._iterable = iterable
+        try:
+            self._it = iter(iterable)
+        except BaseException:
+            IterProxy.close(self)  # NOTE: already in the context: not self.close()
+            raise
 
     def __next__(self) -> bytes:
         return self._ctx.run(next, self._it)
@@ -139,13 +147,21 @@ class RequestId:
         # NOTE: a copied context instead of set()/reset(): the body is iterated
         # after this call returns, possibly with other requests in between.
         ctx = contextvars.copy_context()
-        ctx.run(_current.set, rid)
         drop, add = self._drop, ((self.header, rid),)
 
         def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
             return start_response(status, rewrite_headers(headers, drop, add=add), exc_info)
 
-        return _ContextIter(ctx.run(self.app, environ, start), ctx)
+        return ctx.run(self._in_context, ctx, rid, environ, start)
+
+    def _in_context(self, ctx: contextvars.Context, rid: str, environ: WSGIEnvironment,
+                    start_response: StartResponse) -> Iterable[bytes]:
+        _current.set(rid)
+        app_iter = self.app(environ, start_response)
+        # PERF: iterating a list or tuple runs no code, so needs no context.
+        if app_iter.__class__ is list or app_iter.__class__ is tuple:
+            return app_iter
+        return _ContextIter(app_iter, ctx)
 
 
 request_id = RequestId
