@@ -23,7 +23,8 @@ from typing import Any
 
 from . import routing_scale, server
 from .harness import WORKLOADS, BenchError, check, run, run_rounds
-from .subjects import SUBJECTS, build
+from .subjects import SUBJECTS, build, one_access_record
+from .subjects import build_layers as layers_subject
 
 HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.rst"
@@ -45,7 +46,18 @@ NOTES = (
     "webkit_app + stack is factory.wrap(App, Config(debug=False, secret_key=...)): "
     "request_id, access_log (formatted and written to os.devnull at INFO), errors.",
     "gunicorn: 2 sync workers (no keep-alive, so one connection per request) on loopback, "
-    "wrk -t2 -c16 -d10s on /hello, best of the rounds, on the same cores as wrk.",
+    "wrk -t2 -c16 -d10s on /hello, on the same 2 cores as wrk; 3 rounds, subjects "
+    "alternated, best round kept (each round shown: the spread is the machine's noise).",
+    "Worker profile: py-spy samples one of the 2 workers at 1000 Hz for 5 s under the same "
+    "load, without pausing it (--nonblocking; a sample caught mid-update is dropped), idle "
+    "time left out. A sample is the application's when a frame is in webkit_app, webob or "
+    "the subject's module. With the server's time per request the same for each app, an "
+    "application share s predicts (1 - s) / (1 - s_raw) of raw WSGI's rate.",
+    "Where the stack's time goes: App alone, App with each layer of the stack alone, and "
+    "the stack, on hello, round-robin as above; 'not written' sets the access logger to "
+    "WARNING, so the middleware measures and counts but formats nothing. 'One access "
+    "record alone' calls the access log's record-writing method (fields, LogRecord, "
+    "LogFormatter, StreamHandler to os.devnull) in a loop, without a request.",
     "Peak RSS is VmHWM of a fresh waitress process (App + production stack, 2 threads), "
     "one process per transfer, the worst of 2 kept; the client streams uploads from a "
     "generator and reads downloads in 64 KiB chunks, discarding them. 1 MB = 10^6 bytes.",
@@ -103,6 +115,16 @@ def ratio(best: dict, a: str, b: str, workload: str) -> float | None:
     return best[a, workload] / best[b, workload]
 
 
+def predicted_ratio(profile: dict, name: str) -> float:
+    """The throughput ratio to raw a worker profile implies.
+
+    With the server's own time per request the same for every app, an app
+    taking the share ``s`` of the worker's time runs at ``(1 - s) / (1 - s_raw)``
+    of raw WSGI's rate.
+    """
+    return (1 - profile[name]["app_share"]) / (1 - profile["raw"]["app_share"])
+
+
 def table_rows(best: dict, names: list[str]) -> list[list[str]]:
     rows = [["subject", *(w.name for w in WORKLOADS)]]
     for name in names:
@@ -125,7 +147,8 @@ def _min_ratio(best: dict, a: str, b: str, workloads: Any) -> tuple[float | None
     return min(pairs) if pairs else (None, "")
 
 
-def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None) -> list[tuple]:
+def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None,
+            prof: dict | None = None, costs: dict | None = None) -> list[tuple]:
     """``(target, verdict, measured)`` for each target of issue 7."""
     names = [w.name for w in WORKLOADS]
     out = []
@@ -148,13 +171,21 @@ def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None) 
                     f"lowest {r or 0:.2f}x ({w}); {each}"))
     app, full = best.get(("webkit_app", "hello")), best.get(("stack", "hello"))
     cost = app / full - 1 if app and full else None
+    measured = f"+{(cost or 0) * 100:.0f}% ({full or 0:,.0f} vs {app or 0:,.0f} req/s)"
+    if costs:
+        base = 1e6 / costs["rps"]["app"]
+        measured += (f"; App {base:.1f} us per request, one access record alone "
+                     f"{costs['record_s'] * 1e6:.1f} us (see where the stack's time goes)")
     out.append(("production stack costs <= 25% over App alone on hello",
-                None if cost is None else cost <= 0.25,
-                f"+{(cost or 0) * 100:.0f}% ({full or 0:,.0f} vs {app or 0:,.0f} req/s)"))
+                None if cost is None else cost <= 0.25, measured))
     g = gun["webkit_app"]["rps"] / gun["raw"]["rps"] if gun else None
-    out.append(("under gunicorn >= 0.9x raw WSGI", None if g is None else g >= 0.9,
-                f"{g:.2f}x ({gun['webkit_app']['rps']:,.0f} vs {gun['raw']['rps']:,.0f} req/s)"
-                if gun else "skipped"))
+    measured = (f"{g:.2f}x ({gun['webkit_app']['rps']:,.0f} vs {gun['raw']['rps']:,.0f} req/s)"
+                if gun else "skipped")
+    if prof:
+        measured += (f"; the worker profile predicts {predicted_ratio(prof, 'webkit_app'):.2f}x "
+                     f"(App {prof['webkit_app']['app_share'] * 100:.1f}% of the worker's "
+                     f"samples, raw {prof['raw']['app_share'] * 100:.1f}%)")
+    out.append(("under gunicorn >= 0.9x raw WSGI", None if g is None else g >= 0.9, measured))
     for kind, (what, _) in server.MEMORY_RUNS.items():
         if kind.endswith("-ref"):
             continue
@@ -166,6 +197,48 @@ def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None) 
     out.append((f"routing scale: last of 10,000 within {routing_scale.LIMIT}x of last of 10",
                 None if s is None else s <= routing_scale.LIMIT, f"{s or 0:.2f}x"))
     return [(t, _verdict(ok), m) for t, ok, m in out]
+
+
+def layer_costs(rounds: int, seconds: float) -> dict[str, Any]:
+    """Where the stack's time goes on ``hello``: each layer alone, then all of them.
+
+    The variants run round-robin as the subjects do (best round kept); one
+    access record written without a request is timed the same way.
+    """
+    variants = layers_subject()
+    hello = WORKLOADS[0]
+    for _, app in variants.values():
+        check(app, hello)
+    best = run_rounds({k: app for k, (_, app) in variants.items()}, [hello], rounds, seconds)
+    emit = one_access_record()
+    record = min(_per_call(emit, seconds) for _ in range(rounds))
+    return {"rps": {k: best[k, hello.name] for k in variants},
+            "labels": {k: label for k, (label, _) in variants.items()}, "record_s": record}
+
+
+def _per_call(fn: Any, seconds: float) -> float:
+    """Seconds per call of ``fn`` over about ``seconds``."""
+    done, batch = 0, 256
+    start = time.perf_counter()
+    while True:
+        for _ in range(batch):
+            fn()
+        done += batch
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / done
+
+
+def layer_rows(costs: dict[str, Any]) -> list[list[str]]:
+    base = 1e6 / costs["rps"]["app"]
+    rows = [["App on hello with", "req/s", "us per request", "us over App alone"]]
+    for key, rps in costs["rps"].items():
+        us = 1e6 / rps
+        rows.append([costs["labels"][key], f"{rps:,.0f}", f"{us:.1f}",
+                     "-" if key == "app" else f"{us - base:+.1f}"])
+    rows.append(["one access record alone (format and write, no request)", "-",
+                 f"{costs['record_s'] * 1e6:.1f}", "-"])
+    return rows
 
 
 # -- the outputs -----------------------------------------------------------------
@@ -200,12 +273,23 @@ def _mb(kib: int) -> str:
 def sections(report: dict) -> dict[str, list[list[str]]]:
     """Every table of the report, as rows (the first row the header)."""
     out = {"in-process (req/s, ratio to bare WebOb)": report["table"]}
+    if report.get("layers"):
+        out["where the stack's time goes (hello, in-process)"] = layer_rows(report["layers"])
     if report["gunicorn"]:
         g = report["gunicorn"]
         out["gunicorn, wrk -t2 -c16 -d10s on /hello"] = [
-            ["app", "req/s", "ratio to raw", "non-2xx, socket errors"]] + [
-            [SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x",
-             f"{g[n]['non2xx']}, {g[n]['errors'] or 'none'}"] for n in g]
+            ["app", "req/s (best round)", "ratio to raw", "each round", "non-2xx, socket errors"]
+        ] + [[SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x",
+              " / ".join(f"{x:,.0f}" for x in g[n].get("rounds", [g[n]["rps"]])),
+              f"{g[n]['non2xx']}, {g[n]['errors'] or 'none'}"] for n in g]
+    if report.get("worker_profile"):
+        p = report["worker_profile"]
+        out["gunicorn worker profile (py-spy, 5 s under the same load)"] = [
+            ["app", "samples", "in the application", "ratio to raw it predicts",
+             "costliest application frames (share of samples)"]] + [
+            [SUBJECTS[n][0], f"{p[n]['samples']:,}", f"{p[n]['app_share'] * 100:.1f}%",
+             f"{predicted_ratio(p, n):.2f}x",
+             ", ".join(f"{f} {x * 100:.1f}%" for f, x in p[n]["top"]) or "-"] for n in p]
     if report["memory"]:
         out["peak RSS through waitress (worst of 2 processes)"] = [
             ["transfer", "peak RSS", "each run", "at start", "MiB/s"]] + [
@@ -295,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.seconds, args.no_server = 1, 0.05, True
     started = time.monotonic()
     report: dict[str, Any] = {"machine": machine(), "gunicorn": None, "memory": None,
+                              "worker_profile": None,
                               "settings": f"{args.rounds} rounds x {args.seconds} s"}
     log(f"building and checking subjects ({report['machine']['machine']})")
     try:
@@ -305,12 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     best = run_rounds(apps, WORKLOADS, args.rounds, args.seconds, progress=log)
     report["table"] = table_rows(best, list(apps))
     print(text_table(report["table"]), flush=True)
+    log("the stack's layers")
+    report["layers"] = layer_costs(args.rounds, args.seconds)
     log("routing scale")
     report["scale"] = routing_scale.measure(repeats=3 if args.quick else 7)
     print("\n".join(routing_scale.format_rows(report["scale"])), flush=True)
     if not args.no_server:
-        report["gunicorn"], report["memory"] = run_servers()
-    report["targets"] = targets(best, report["gunicorn"], report["memory"], report["scale"])
+        report["gunicorn"], report["memory"], report["worker_profile"] = run_servers()
+    report["targets"] = targets(best, report["gunicorn"], report["memory"], report["scale"],
+                                report.get("worker_profile"), report.get("layers"))
     report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     for title, rows in list(sections(report).items())[1:]:
         print(f"\n{title}\n{text_table(rows)}")
@@ -323,24 +411,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_servers(rounds: int = 2) -> tuple[dict | None, dict | None]:
+GUNICORN_SUBJECTS = ("raw", "webkit_app", "stack")
+
+
+def run_servers(rounds: int = 3) -> tuple[dict | None, dict | None, dict | None]:
     gun: dict[str, Any] | None = None
+    prof: dict[str, Any] | None = None
     missing = server.tools_missing()
     if missing:
         log(f"gunicorn run skipped: {missing}")
     else:
         gun = {}
         for r in range(rounds):  # NOTE: alternated, best kept: the VM's noise hits all
-            for name in ("raw", "webkit_app", "stack"):
+            order = GUNICORN_SUBJECTS[r % 3:] + GUNICORN_SUBJECTS[:r % 3]
+            for name in order:
                 log(f"gunicorn {name} (round {r + 1}/{rounds})")
                 res = server.gunicorn_rps(name)
+                rounds_seen = gun.get(name, {}).get("rounds", []) + [res["rps"]]
                 if name not in gun or res["rps"] > gun[name]["rps"]:
                     gun[name] = res
+                gun[name]["rounds"] = rounds_seen
+        why = server.profiler_missing()
+        if why:
+            log(f"gunicorn worker profile skipped: {why}")
+        else:
+            prof = {}
+            for name in GUNICORN_SUBJECTS:
+                log(f"gunicorn {name}: py-spy on a worker")
+                prof[name] = server.worker_profile(name)
     mem = {}
     for kind, (what, _) in server.MEMORY_RUNS.items():
         log(f"waitress: {what}")
         mem[kind] = server.peak_rss(kind)
-    return gun, mem
+    return gun, mem, prof
 
 
 if __name__ == "__main__":

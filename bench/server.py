@@ -141,6 +141,88 @@ def gunicorn_rps(subject: str, seconds: int = 10, path: str = "/hello") -> dict[
         return _wrk(port, path, seconds)
 
 
+# -- where a gunicorn worker's time goes (py-spy) --------------------------------
+
+#: frames from these files are the application's; the rest is the server's (py-spy
+#: names a file by its path from the package root: ``webkit_app/app.py``)
+APP_FILES = ("webkit_app/", "webob/", "bench/subjects.py")
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
+
+
+def profiler_missing() -> str | None:
+    """Why a worker cannot be profiled here, or ``None``."""
+    if shutil.which("py-spy") is None and not (Path(sys.executable).parent / "py-spy").exists():
+        return "py-spy is not installed (pip install -e '.[bench]')"
+    return tools_missing()
+
+
+def _py_spy() -> str:
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if local.exists() else "py-spy"
+
+
+def app_share(collapsed: str) -> dict[str, Any]:
+    """Samples, the share inside the application, and its costliest frames.
+
+    ``collapsed`` is py-spy's ``--format raw`` output: one ``frame;frame;...
+    count`` line per stack, outermost first. A sample is the application's
+    when any frame's file is in :data:`APP_FILES`; a function is counted once
+    per sample it appears in.
+    """
+    total = in_app = 0
+    funcs: dict[str, int] = {}
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        seen = set()
+        for frame in stack.split(";"):
+            m = _FRAME.match(frame)
+            if m and any(m["file"].startswith(p) or "/" + p in m["file"] for p in APP_FILES):
+                seen.add(f"{m['func']} ({Path(m['file']).name})")
+        if seen:
+            in_app += n
+            for func in seen:
+                funcs[func] = funcs.get(func, 0) + n
+    top = sorted(funcs.items(), key=lambda kv: -kv[1])[:4]
+    return {"samples": total, "app_share": in_app / total if total else 0.0,
+            "top": [(f, n / total) for f, n in top]}
+
+
+def worker_profile(subject: str, seconds: int = 5, path: str = "/hello") -> dict[str, Any]:
+    """Sample one gunicorn worker with py-spy while ``wrk`` loads ``path``.
+
+    The same server and load as :func:`gunicorn_rps`; py-spy samples without
+    pausing the worker (``--nonblocking``), idle time left out, so the shares
+    are of the worker's busy time.
+    """
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
+            "--bind", f"{HOST}:{port}", "--log-level", "warning", "--chdir", str(ROOT),
+            f"bench.subjects:build({subject!r})"]
+    with Server(argv, port) as server, tempfile.TemporaryDirectory() as tmp:
+        server.wait_ready(path)
+        _wrk(port, path, 1)
+        workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
+                                 text=True, timeout=10).stdout.split()
+        if not workers:
+            raise RuntimeError(f"gunicorn has no workers:\n{server.output()}")
+        out = Path(tmp) / "profile.txt"
+        load = subprocess.Popen(["wrk", *WRK_ARGS, f"-d{seconds + 2}s",
+                                 f"http://{HOST}:{port}{path}"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            subprocess.run([_py_spy(), "record", "--pid", workers[0], "--duration",
+                            str(seconds), "--rate", "1000", "--nonblocking", "--format", "raw",
+                            "--output", str(out)], capture_output=True, timeout=seconds + 60,
+                           check=True)
+        finally:
+            load.wait(seconds + 30)
+        return app_share(out.read_text())
+
+
 # -- peak RSS through waitress ----------------------------------------------------
 
 def _status_kib(pid: int, field: str) -> int:

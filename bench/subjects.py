@@ -198,15 +198,15 @@ class NullSink(logging.StreamHandler):
 
 
 def access_sink() -> NullSink:
-    """The access logger at INFO writing to a null sink, as in production (once)."""
-    from webkit_app.config import LOG_FORMAT
+    """The access logger at INFO writing to a null sink with the production formatter (once)."""
+    from webkit_app.config import LOG_FORMAT, LogFormatter
 
     logger = logging.getLogger(ACCESS_LOGGER)
     for handler in logger.handlers:
         if isinstance(handler, NullSink):
             return handler
     sink = NullSink()
-    sink.setFormatter(logging.Formatter(LOG_FORMAT))
+    sink.setFormatter(LogFormatter(LOG_FORMAT))
     logger.addHandler(sink)
     logger.setLevel(logging.INFO)
     return sink
@@ -225,6 +225,63 @@ def build_webkit_stack() -> Callable:
 
     access_sink()
     return wrap(build_webkit_app(), production_config())
+
+
+QUIET_ACCESS_LOGGER = "bench.access.quiet"
+
+
+def quiet_access_logger() -> logging.Logger:
+    """An access logger at WARNING: ``access_log`` measures, formats nothing."""
+    logger = logging.getLogger(QUIET_ACCESS_LOGGER)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    return logger
+
+
+def build_layers() -> dict[str, tuple[str, Callable]]:
+    """The stack taken apart: ``App`` with each production layer alone, then all.
+
+    Each ``access_log`` writes through :func:`access_sink` (the stack's own
+    sink) unless named "not written", where its logger is at WARNING.
+    """
+    from webkit_app.factory import layers, wrap
+    from webkit_app.middleware import access_log, errors, request_id, stack
+
+    access_sink()
+    app = build_webkit_app()
+    config = production_config()
+    quiet = []
+    for layer in layers(config):
+        factory, options = layer if isinstance(layer, tuple) else (layer, {})
+        if factory is access_log:
+            options = {**options, "logger": quiet_access_logger()}
+        quiet.append((factory, options))
+    return {
+        "app": ("App alone", app),
+        "errors": ("App + errors", errors(app)),
+        "request_id": ("App + request_id", request_id(app)),
+        "access_log": ("App + access_log, record written", access_log(app)),
+        "access_quiet": ("App + access_log, record not written",
+                         access_log(app, logger=quiet_access_logger())),
+        "stack": ("the stack (request_id, access_log, errors)", wrap(app, config)),
+        "stack_quiet": ("the stack, access record not written", stack(app, *quiet)),
+    }
+
+
+def one_access_record() -> Callable[[], None]:
+    """Write one access record (an ``_emit`` call) through the stack's sink, no request."""
+    from webkit_app.middleware import access_log
+    from webkit_app.middleware.access_log import _Entry
+
+    from .harness import WORKLOADS, environ_for
+
+    access_sink()
+    middleware = access_log(build_webkit_app())
+    environ = environ_for(WORKLOADS[0])
+    environ["webkit_app.request_id"] = "0" * 32
+    entry = _Entry(middleware._emit, environ, None)  # type: ignore[arg-type]
+    entry.status, entry.nbytes = 200, len(HELLO)
+    return lambda: middleware._emit(entry)
 
 
 # -- the peers ----------------------------------------------------------------

@@ -114,12 +114,24 @@ def test_report_renders_as_rst_without_warnings():
                 for n, rps in (("raw", 1000.0), ("webkit_app", 850.0), ("stack", 800.0))}
     memory = {kind: {"baseline_kib": 30000, "peak_kib": 70000, "peaks_kib": [70000, 50000],
                      "seconds": 1.0, "mib_per_s": 200.0} for kind in MEMORY_RUNS}
+    profile = {n: {"samples": 5000, "app_share": share, "top": [("App.__call__ (app.py)", share)]}
+               for n, share in (("raw", 0.05), ("webkit_app", 0.10), ("stack", 0.30))}
+    costs = {"rps": {"app": 100_000.0, "stack": 20_000.0}, "record_s": 15e-6,
+             "labels": {"app": "App alone", "stack": "the stack"}}
     report = {"machine": bench_main.machine(), "settings": "1 round", "missing": {},
               "table": bench_main.table_rows(best, list(apps)), "scale": scale,
-              "gunicorn": gunicorn, "memory": memory}
-    report["targets"] = bench_main.targets(best, gunicorn, memory, scale)
+              "gunicorn": gunicorn, "memory": memory, "worker_profile": profile,
+              "layers": costs}
+    report["targets"] = bench_main.targets(best, gunicorn, memory, scale, profile, costs)
     verdicts = {t: v for t, v, _ in report["targets"]}
+    measured = {t: m for t, _, m in report["targets"]}
     assert verdicts["under gunicorn >= 0.9x raw WSGI"] == "MISSED"
+    assert "the worker profile predicts 0.95x" in measured["under gunicorn >= 0.9x raw WSGI"]
+    assert "one access record alone 15.0 us" in measured[
+        "production stack costs <= 25% over App alone on hello"]
+    sections = bench_main.sections(report)
+    assert sections["where the stack's time goes (hello, in-process)"][2][1:] == [
+        "20,000", "50.0", "+40.0"]
     assert verdicts["peak RSS < 60 MB streaming a 1 GiB response"] == "MISSED"
     assert verdicts["App ahead of Falcon on deep, notfound, json"] == "not measured"
     assert verdicts["routing scale: last of 10,000 within 1.5x of last of 10"] == "met"
@@ -138,3 +150,55 @@ def test_readme_region_is_replaced_and_nothing_else(tmp_path):
     assert text.startswith("Intro\n\n.. BEGIN benchmark\n") and text.endswith(
         ".. END benchmark\n\nAfter\n")
     assert "old" not in text and "a target" in text
+
+
+def test_stack_layers_answer_hello_and_write_records_only_when_named():
+    from bench.subjects import build_layers, one_access_record
+
+    variants = build_layers()
+    assert set(variants) == {"app", "errors", "request_id", "access_log", "access_quiet",
+                             "stack", "stack_quiet"}
+    sink = access_sink()
+    hello = WORKLOADS[0]
+    for key, (_, app) in variants.items():
+        before = sink.emitted
+        check(app, hello)
+        assert sink.emitted - before == (1 if key in ("access_log", "stack") else 0), key
+    before = sink.emitted
+    one_access_record()()
+    assert sink.emitted - before == 1
+
+
+def test_worker_profile_shares_count_application_frames_once_per_sample():
+    from bench.server import app_share
+
+    server = "_run_module_as_main (<frozen runpy>:198);SyncWorker.handle (gunicorn/workers/sync.py:190)"
+    collapsed = "\n".join([
+        f"{server};App.__call__ (webkit_app/app.py:181);App._dispatch (webkit_app/app.py:228) 6",
+        f"{server};App.__call__ (webkit_app/app.py:181);App.__call__ (webkit_app/app.py:191) 2",
+        f"{server};Response.__call__ (/venv/lib/python3.11/site-packages/webob/response.py:1333) 2",
+        f"{server};write (gunicorn/util.py:348) 10",
+        "not a sample line",
+    ])
+    got = app_share(collapsed)
+    assert got["samples"] == 20
+    assert got["app_share"] == pytest.approx(0.5)
+    assert got["top"][0] == ("App.__call__ (app.py)", pytest.approx(0.4))
+    assert ("Response.__call__ (response.py)", pytest.approx(0.1)) in got["top"]
+    assert bench_main.predicted_ratio({"raw": {"app_share": 0.05}, "x": got}, "x") == \
+        pytest.approx(0.5 / 0.95)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_worker_profile_samples_a_real_gunicorn_worker_under_wrk():
+    from bench.server import profiler_missing, worker_profile
+
+    missing = profiler_missing()
+    if missing:
+        pytest.skip(missing)
+    got = worker_profile("webkit_app", seconds=1)
+    assert got["samples"] > 100
+    assert 0 < got["app_share"] < 1
+    assert any(frame.startswith("App.__call__") for frame, _ in got["top"])
