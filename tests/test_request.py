@@ -304,6 +304,22 @@ def test_json_nan_and_infinity_are_400_naming_the_constant(t, body, constant):
     assert res.json["detail"] == f"JSON body contains {constant}, which JSON does not allow (RFC 8259)"
 
 
+@pytest.mark.parametrize("body,number", [
+    (b"1e999", "1e999"),
+    (b"[0.5, -1E400]", "-1E400"),
+    (b'{"x": 123456789e999999}', "123456789e999999"),
+])
+def test_json_numbers_beyond_a_float_are_400_naming_the_number(t, body, number):
+    res = t.post("/json", body, content_type="application/json", status=400)
+    assert res.json["detail"] == f"JSON number {number} is out of range for a float"
+
+
+def test_json_floats_at_the_edges_of_the_range_are_kept(t):
+    res = t.post("/json", b"[1.7976931348623157e308, 5e-324, 1e-999, -0.0]",
+                 content_type="application/json")
+    assert res.json == {"json": [1.7976931348623157e308, 5e-324, 0.0, -0.0]}
+
+
 def test_json_strings_spelling_nan_are_fine(t):
     res = t.post("/json", b'["NaN", "Infinity", 1.5e3]', content_type="application/json")
     assert res.json == {"json": ["NaN", "Infinity", 1500.0]}

@@ -226,8 +226,17 @@ def _refuse_constant(name: str) -> Any:
     raise HTTPBadRequest(f"JSON body contains {name}, which JSON does not allow (RFC 8259)")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    # NOTE: 1e999 would become inf, which JSON cannot say: refused, not kept.
+    if value in (_INF, -_INF):
+        raise HTTPBadRequest(f"JSON number {text[:40]} is out of range for a float")
+    return value
+
+
+_INF = float("inf")
 # PERF: built once; json.loads builds a decoder per call when given a hook.
-_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
+_JSON = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def parse_json(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
