@@ -7,6 +7,7 @@ dispatches to them; middleware lives in :mod:`webkit_app.middleware`.
 from .app import ANY_METHOD, App, RouteInfo
 from .body import UploadedFile
 from .config import Config, ConfigError
+from .dec import wsgify
 from .health import HealthChecks
 from .pool import ConnectionPool, PoolClosed, PoolTimeout
 from .request import Request
@@ -46,6 +47,7 @@ __all__ = [
     "request_view",
     "stream",
     "text_response",
+    "wsgify",
 ]
 
 

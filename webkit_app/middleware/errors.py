@@ -17,17 +17,17 @@ writes its own body: ``{"message": "...<br /><br />...", "code": "404 Not
 Found", "title": "Not Found"}`` for JSON, its own HTML or text page otherwise.
 What comes back here is a status, headers and a body, no different from an
 error page the app built on purpose, and ``WSGIHTTPException.__call__`` (WebOb
-1.8) offers no per-request hook: from the environ it reads ``REQUEST_METHOD``,
-``HTTP_ACCEPT`` and, for a custom ``body_template``, values to substitute.
-Rewriting those responses would take a global patch of ``webob.exc`` or a
-guess from the body, so neither is done. For the clean rendering, return
-:func:`~webkit_app.httperror.render_http_error` from the ``wsgify`` function
-instead, or let the exception propagate (a plain WSGI callable, or a handler
-of :class:`webkit_app.App`, which renders its handlers' errors the same way)::
+1.8) offers no per-request hook, so those responses are not rewritten (that
+would take a global patch of ``webob.exc`` or a guess from the body). Decorate
+with :class:`webkit_app.wsgify` instead: the same decorator, which renders its
+errors as the dispatcher does (a handler of :class:`webkit_app.App`, or a
+plain WSGI callable whose exception propagates, are rendered cleanly too)::
+
+    from webkit_app import wsgify
 
     @wsgify
     def app(req):
-        return render_http_error(HTTPNotFound("no such note"), req.environ)
+        raise HTTPNotFound("no such note")      # {"status": 404, ..., "detail": "no such note"}
 """
 
 from __future__ import annotations

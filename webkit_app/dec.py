@@ -1,0 +1,67 @@
+"""``wsgify``: ``webob.dec.wsgify`` with the toolkit's request and error pages.
+
+The same decorator, used the same way, with two differences:
+
+* the function gets a :class:`webkit_app.Request`, so ``req.json``,
+  ``req.GET``, ``req.POST`` and ``req.body`` parse strictly (400, 411, 413,
+  415 with a message, never a ``ValueError``);
+* a ``webob.exc`` 4xx or 5xx it raises or returns is answered as
+  :class:`webkit_app.App` answers it (:func:`~webkit_app.httperror.render_http_error`):
+  JSON, HTML or plain text by ``Accept``, every value escaped. WebOb's own
+  pages put the detail in an HTML template, ``<br />`` included, even in JSON.
+
+A plain ``webob.dec.wsgify`` renders those errors itself before any middleware
+sees them, so the ``errors`` middleware cannot re-render them; this one does
+not need it to::
+
+    from webkit_app import wsgify
+
+    @wsgify
+    def note(req):
+        if "id" not in req.GET:
+            raise HTTPBadRequest("id is required")   # {"status": 400, ..., "detail": "id is required"}
+        return json_response({"id": req.GET["id"]})
+
+    @wsgify.middleware
+    def admin_only(req, app):
+        if req.remote_user != "admin":
+            raise HTTPForbidden("admins only")
+        return app
+
+Any other ``webob.Response`` it returns or raises (a redirect, say) has its
+status and headers checked as the dispatcher checks them: CR, LF or other
+control characters in a header raise ``ValueError`` instead of reaching the
+server (the ``errors`` middleware answers it as a logged 500).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import webob
+import webob.dec
+from webob.exc import HTTPException, WSGIHTTPException
+
+from .httperror import render_http_error
+from .request import Request
+from .response import Response, check_sendable
+
+__all__ = ["wsgify"]
+
+
+class wsgify(webob.dec.wsgify):  # noqa: N801 (WebOb's name)
+    """``webob.dec.wsgify`` giving a :class:`~webkit_app.Request` and the toolkit's error pages."""
+
+    RequestClass = Request
+
+    def call_func(self, req: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            resp = super().call_func(req, *args, **kwargs)
+        except HTTPException as exc:
+            resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own
+        if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
+            return render_http_error(resp, req.environ)
+        if isinstance(resp, webob.Response) and resp.__class__ is not Response:
+            # NOTE: the toolkit's Response checked its headers as they were set.
+            check_sendable(resp.status, resp.headerlist, f"wsgify function {self.func!r}")
+        return resp
