@@ -58,7 +58,8 @@ NOTES = (
     "WARNING, so the middleware measures and counts but formats nothing. 'One access "
     "record alone' calls the access log's record-writing method (fields, LogRecord, "
     "LogFormatter, StreamHandler to os.devnull) in a loop, without a request.",
-    "Peak RSS is VmHWM of a fresh waitress process (App + production stack, 2 threads), "
+    "Peak RSS is VmHWM of a fresh webkit_app.server process (waitress with its 4 MiB output "
+    "high-water mark; App + production stack, 2 threads), "
     "one process per transfer, the worst of 2 kept; the client streams uploads from a "
     "generator and reads downloads in 64 KiB chunks, discarding them. 1 MB = 10^6 bytes.",
 )

@@ -12,7 +12,7 @@ sink), with a body limit raised to :data:`MAX_BODY`:
 
 ``make_raw_app()`` is a hand-written WSGI app with the same ``/ping`` and
 ``/stream``: the reference that shows what waitress itself holds. Served by
-waitress on loopback, one process per measurement::
+``webkit_app.server`` (waitress) on loopback, one process per measurement::
 
     python -m bench.memapp 8123          # the App
     python -m bench.memapp 8123 raw      # the reference
@@ -90,11 +90,13 @@ def make_raw_app() -> Callable:
 
 
 def main(argv: list[str]) -> None:
-    import waitress
+    # NOTE: the server webkit-app serve and the deploy inis run (waitress with
+    # strict framing and a 4 MiB output high-water mark), for both apps.
+    from webkit_app.server import serve
 
     app = make_raw_app() if argv[1:] == ["raw"] else make_app()
-    waitress.serve(app, host="127.0.0.1", port=int(argv[0]), threads=2,
-                   max_request_body_size=MAX_BODY, _quiet=True)
+    serve(app, host="127.0.0.1", port=int(argv[0]), threads=2,
+          max_request_body_size=MAX_BODY, _quiet=True)
 
 
 if __name__ == "__main__":

@@ -95,3 +95,55 @@ def test_paste_server_runner_is_declared() -> None:
     (entry,) = entry_points(group="paste.server_runner", name="main",
                             module="webkit_app.server")
     assert entry.load() is serve_paste
+
+
+def test_output_high_water_mark_defaults_to_4_mib_and_can_be_given() -> None:
+    from webkit_app.server import DEFAULTS
+
+    assert DEFAULTS == {"outbuf_high_watermark": 4 * 1024 * 1024}
+    for given, expected in ((None, 4 * 1024 * 1024), ("16777216", 16 * 1024 * 1024)):
+        options = {} if given is None else {"outbuf_high_watermark": given}
+        server = create_server(echo, host="127.0.0.1", port=0, **options)
+        try:
+            assert server.adj.outbuf_high_watermark == expected
+        finally:
+            server.close()
+
+
+def test_a_client_that_reads_nothing_pauses_the_stream_near_the_high_water_mark() -> None:
+    import socket
+    import time
+
+    produced = [0]
+    chunk = b"x" * 65536
+    total = 64 * 1024 * 1024
+
+    def big(environ, start_response):  # noqa: ANN001, ANN202 - a WSGI app
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(total))])
+
+        def body():
+            for _ in range(total // len(chunk)):
+                produced[0] += len(chunk)
+                yield chunk
+        return body()
+
+    server = create_server(big, host="127.0.0.1", port=0, threads=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=5) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            deadline = time.monotonic() + 5
+            last = -1
+            # NOTE: wait until the app is paused (its count stops moving).
+            while time.monotonic() < deadline and produced[0] != last:
+                last = produced[0]
+                time.sleep(0.5)
+            paused_at = produced[0]
+        # 4 MiB queued in waitress, plus what the two socket buffers hold.
+        assert 4 * 1024 * 1024 <= paused_at < 12 * 1024 * 1024, paused_at
+    finally:
+        server.close()
+        thread.join(5)

@@ -7,7 +7,13 @@ chunked``. Behind a proxy that frames the same bytes differently, either lets
 a second request be smuggled inside the body (the class of gunicorn's
 CVE-2024-1135). RFC 9112 allows a server to refuse both (sections 6.1 and
 6.3), and so does this server: 400 and the connection closed, as gunicorn
-answers. Everything else is waitress unchanged::
+answers.
+
+One default differs: ``outbuf_high_watermark`` is 4 MiB (waitress: 16 MiB),
+so a streamed response waits for a slow client once 4 MiB are queued for it
+instead of 16: each connection holds at most about that much of a body in
+memory. Any waitress option, this one included, can still be given.
+Everything else is waitress unchanged::
 
     from webkit_app.server import serve
     serve(application, host="127.0.0.1", port=8000, threads=4)
@@ -30,7 +36,11 @@ from waitress.server import create_server as _waitress_create_server
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["StrictRequestParser", "StrictChannel", "create_server", "serve", "serve_paste"]
+__all__ = ["DEFAULTS", "StrictRequestParser", "StrictChannel", "create_server", "serve",
+           "serve_paste"]
+
+#: waitress options this server sets unless they are given
+DEFAULTS: dict[str, Any] = {"outbuf_high_watermark": 4 * 1024 * 1024}
 
 # NOTE: waitress has already refused folded and malformed header lines when
 # this runs, so a plain line scan sees every Transfer-Encoding field.
@@ -61,8 +71,8 @@ class StrictChannel(HTTPChannel):
 
 
 def create_server(app: WSGIApplication, **adjustments: Any) -> Any:
-    """``waitress.create_server`` whose listeners use :class:`StrictChannel`."""
-    server = _waitress_create_server(app, **adjustments)
+    """``waitress.create_server`` whose listeners use :class:`StrictChannel`, with :data:`DEFAULTS`."""
+    server = _waitress_create_server(app, **{**DEFAULTS, **adjustments})
     listeners = server.map.values() if isinstance(server, MultiSocketServer) else [server]
     for listener in listeners:
         if isinstance(listener, BaseWSGIServer):
