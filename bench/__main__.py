@@ -364,7 +364,7 @@ def profile(spec: str, n: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one short round, no servers, no files")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--seconds", type=float, default=0.3, help="per subject, workload and round")
     p.add_argument("--subjects", default=",".join(SUBJECTS))
     p.add_argument("--no-server", action="store_true", help="skip gunicorn and memory runs")
