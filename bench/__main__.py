@@ -47,7 +47,10 @@ NOTES = (
     "request_id, access_log (formatted and written to os.devnull at INFO), errors.",
     "gunicorn: 2 sync workers (no keep-alive, so one connection per request) on loopback, "
     "wrk -t2 -c16 -d10s on /hello, on the same 2 cores as wrk; 3 rounds, subjects "
-    "alternated, best round kept (each round shown: the spread is the machine's noise).",
+    "alternated, best round kept (each round shown: the spread is the machine's noise). "
+    "Worker CPU per request is the user and system time of the 2 workers during the "
+    "measured run (/proc/<pid>/stat) over the requests wrk counted: what the app costs the "
+    "server, whatever share of the cores wrk took.",
     "Worker profile: py-spy samples one of the 2 workers at 1000 Hz for 5 s under the same "
     "load, without pausing it (--nonblocking; a sample caught mid-update is dropped), idle "
     "time left out. A sample is the application's when a frame is in webkit_app, webob or "
@@ -58,6 +61,9 @@ NOTES = (
     "WARNING, so the middleware measures and counts but formats nothing. 'One access "
     "record alone' calls the access log's record-writing method (fields, LogRecord, "
     "LogFormatter, StreamHandler to os.devnull) in a loop, without a request.",
+    "Profile of the stack: cProfile of 20,000 hello requests; a C function's time goes to "
+    "the area of its callers. cProfile adds a cost per Python call, so areas made of many "
+    "small calls look larger than they run; the shares, not the times, are the point.",
     "Peak RSS is VmHWM of a fresh webkit_app.server process (waitress with its 4 MiB output "
     "high-water mark; App + production stack, 2 threads), "
     "one process per transfer, the worst of 2 kept; the client streams uploads from a "
@@ -114,6 +120,11 @@ def ratio(best: dict, a: str, b: str, workload: str) -> float | None:
     if (a, workload) not in best or (b, workload) not in best:
         return None
     return best[a, workload] / best[b, workload]
+
+
+def least_cpu(gun: dict, name: str) -> float:
+    """The workers' CPU microseconds per request, the least of the rounds."""
+    return min(gun[name].get("cpu_rounds", [gun[name]["cpu_us"]]))
 
 
 def predicted_ratio(profile: dict, name: str) -> float:
@@ -182,6 +193,10 @@ def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None,
     g = gun["webkit_app"]["rps"] / gun["raw"]["rps"] if gun else None
     measured = (f"{g:.2f}x ({gun['webkit_app']['rps']:,.0f} vs {gun['raw']['rps']:,.0f} req/s)"
                 if gun else "skipped")
+    if gun:
+        measured += (f"; worker CPU per request {least_cpu(gun, 'webkit_app'):.0f} vs "
+                     f"{least_cpu(gun, 'raw'):.0f} us, "
+                     f"{least_cpu(gun, 'raw') / least_cpu(gun, 'webkit_app'):.2f}x")
     if prof:
         measured += (f"; the worker profile predicts {predicted_ratio(prof, 'webkit_app'):.2f}x "
                      f"(App {prof['webkit_app']['app_share'] * 100:.1f}% of the worker's "
@@ -276,12 +291,19 @@ def sections(report: dict) -> dict[str, list[list[str]]]:
     out = {"in-process (req/s, ratio to bare WebOb)": report["table"]}
     if report.get("layers"):
         out["where the stack's time goes (hello, in-process)"] = layer_rows(report["layers"])
+    if report.get("stack_profile"):
+        out["profile of the stack on hello (cProfile, 20,000 requests)"] = [
+            ["area", "share of the time", "costliest functions (share)"]] + [
+            [area, f"{share * 100:.0f}%", top] for area, share, top in report["stack_profile"]]
     if report["gunicorn"]:
         g = report["gunicorn"]
         out["gunicorn, wrk -t2 -c16 -d10s on /hello"] = [
-            ["app", "req/s (best round)", "ratio to raw", "each round", "non-2xx, socket errors"]
+            ["app", "req/s (best round)", "ratio to raw", "each round",
+             "worker CPU per request (least of the rounds)", "raw's CPU / this CPU",
+             "non-2xx, socket errors"]
         ] + [[SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x",
               " / ".join(f"{x:,.0f}" for x in g[n].get("rounds", [g[n]["rps"]])),
+              f"{least_cpu(g, n):.0f} us", f"{least_cpu(g, 'raw') / least_cpu(g, n):.2f}x",
               f"{g[n]['non2xx']}, {g[n]['errors'] or 'none'}"] for n in g]
     if report.get("worker_profile"):
         p = report["worker_profile"]
@@ -350,7 +372,7 @@ def update_readme(report: dict, path: Path = README) -> None:
 
 # -- the run -------------------------------------------------------------------
 
-def profile(spec: str, n: int) -> None:
+def _profiled(spec: str, n: int) -> pstats.Stats:
     name, _, workload = spec.partition(":")
     w = next(w for w in WORKLOADS if w.name == workload)
     app = build(name)
@@ -358,7 +380,75 @@ def profile(spec: str, n: int) -> None:
     run(app, w, 1000)
     prof = cProfile.Profile()
     prof.runcall(run, app, w, n)
-    pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+    return pstats.Stats(prof)
+
+
+def profile(spec: str, n: int) -> None:
+    _profiled(spec, n).sort_stats("tottime").print_stats(20)
+
+
+#: (area, test on a profiled function's file name), first match wins
+AREAS = (
+    ("logging (stdlib, and LogFormatter)",
+     lambda f: "/logging/" in f or f.endswith("webkit_app/config.py")),
+    ("webkit_app.middleware", lambda f: "webkit_app/middleware/" in f),
+    ("webkit_app App, Request, Response", lambda f: "webkit_app/" in f),
+    ("WebOb", lambda f: "/webob/" in f),
+    ("the harness and the subject (environ, body loop, handler, log sink)",
+     lambda f: "bench/" in f),
+)
+
+
+def _area(filename: str) -> str | None:
+    return next((name for name, test in AREAS if test(filename)), None)
+
+
+def profile_areas(spec: str = "stack:hello", n: int = 20000) -> list[tuple[str, float, str]]:
+    """``(area, share of the time, costliest functions)`` of a cProfile run.
+
+    A function outside the areas (a C function such as ``dict.get``, or the
+    stdlib's ``posixpath.basename``) counts for the areas of its callers, in
+    proportion to their calls to it.
+    """
+    stats = _profiled(spec, n).stats  # type: ignore[attr-defined]
+    memo: dict[Any, dict[str, float]] = {}
+
+    def weights(func: Any, depth: int = 0) -> dict[str, float]:
+        if func in memo:
+            return memo[func]
+        area = _area(func[0])
+        callers = stats[func][4] if func in stats else {}
+        if area is not None or not callers or depth > 20:
+            out = {area or "other": 1.0}
+        else:
+            out = {}
+            total = sum(c[1] for c in callers.values()) or 1
+            for caller, c in callers.items():
+                for a, w in weights(caller, depth + 1).items():
+                    out[a] = out.get(a, 0.0) + w * c[1] / total
+        memo[func] = out
+        return out
+
+    own: dict[str, float] = {}
+    funcs: dict[str, dict[str, float]] = {}
+    for func, (_, _, tottime, _, _) in stats.items():
+        filename, _, name = func
+        module = Path(filename).stem if Path(filename).stem != "__init__" else \
+            Path(filename).parent.name
+        label = name.strip("<>") if filename == "~" else f"{module}.{name}"
+        for area, w in weights(func).items():
+            own[area] = own.get(area, 0.0) + tottime * w
+            funcs.setdefault(area, {})
+            funcs[area][label] = funcs[area].get(label, 0.0) + tottime * w
+    total = sum(own.values()) or 1.0
+    rows = []
+    for area, seconds in sorted(own.items(), key=lambda kv: -kv[1]):
+        if seconds / total < 0.005:  # NOTE: the profiler's own stop call, and the like
+            continue
+        top = sorted(funcs[area].items(), key=lambda kv: -kv[1])[:4]
+        rows.append((area, seconds / total,
+                     ", ".join(f"{f} {x / total * 100:.0f}%" for f, x in top)))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(report["table"]), flush=True)
     log("the stack's layers")
     report["layers"] = layer_costs(args.rounds, args.seconds)
+    report["stack_profile"] = profile_areas(n=2000 if args.quick else 20000)
     log("routing scale")
     report["scale"] = routing_scale.measure(repeats=3 if args.quick else 7)
     print("\n".join(routing_scale.format_rows(report["scale"])), flush=True)
@@ -429,9 +520,10 @@ def run_servers(rounds: int = 3) -> tuple[dict | None, dict | None, dict | None]
                 log(f"gunicorn {name} (round {r + 1}/{rounds})")
                 res = server.gunicorn_rps(name)
                 rounds_seen = gun.get(name, {}).get("rounds", []) + [res["rps"]]
+                cpu_seen = gun.get(name, {}).get("cpu_rounds", []) + [res["cpu_us"]]
                 if name not in gun or res["rps"] > gun[name]["rps"]:
                     gun[name] = res
-                gun[name]["rounds"] = rounds_seen
+                gun[name]["rounds"], gun[name]["cpu_rounds"] = rounds_seen, cpu_seen
         why = server.profiler_missing()
         if why:
             log(f"gunicorn worker profile skipped: {why}")

@@ -121,12 +121,31 @@ def _wrk(port: int, path: str, seconds: int) -> dict[str, Any]:
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30,
                          check=True).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if rps is None:
+    done = re.search(r"(\d+) requests in", out)
+    if rps is None or done is None:
         raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": float(rps.group(1)), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    return {"rps": float(rps.group(1)), "requests": int(done.group(1)),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0,
             "errors": errors.group(0) if errors else ""}
+
+
+def _workers(server: Server) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True,
+                         timeout=10).stdout.split()
+    if not out:
+        raise RuntimeError(f"gunicorn has no workers:\n{server.output()}")
+    return [int(pid) for pid in out]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used (``/proc/<pid>/stat``)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def gunicorn_rps(subject: str, seconds: int = 10, path: str = "/hello") -> dict[str, Any]:
@@ -138,7 +157,13 @@ def gunicorn_rps(subject: str, seconds: int = 10, path: str = "/hello") -> dict[
     with Server(argv, port) as server:
         server.wait_ready(path)
         _wrk(port, path, 1)  # NOTE: warm-up: both workers have imported and served
-        return _wrk(port, path, seconds)
+        workers = _workers(server)
+        before = _cpu_seconds(workers)
+        result = _wrk(port, path, seconds)
+        # NOTE: the workers' own CPU time per request: what the app costs the
+        # server, whatever share of the 2 cores wrk happened to take.
+        result["cpu_us"] = (_cpu_seconds(workers) - before) / max(result["requests"], 1) * 1e6
+        return result
 
 
 # -- where a gunicorn worker's time goes (py-spy) --------------------------------
@@ -205,16 +230,13 @@ def worker_profile(subject: str, seconds: int = 5, path: str = "/hello") -> dict
     with Server(argv, port) as server, tempfile.TemporaryDirectory() as tmp:
         server.wait_ready(path)
         _wrk(port, path, 1)
-        workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
-                                 text=True, timeout=10).stdout.split()
-        if not workers:
-            raise RuntimeError(f"gunicorn has no workers:\n{server.output()}")
+        workers = _workers(server)
         out = Path(tmp) / "profile.txt"
         load = subprocess.Popen(["wrk", *WRK_ARGS, f"-d{seconds + 2}s",
                                  f"http://{HOST}:{port}{path}"], stdout=subprocess.DEVNULL)
         try:
             time.sleep(0.5)
-            subprocess.run([_py_spy(), "record", "--pid", workers[0], "--duration",
+            subprocess.run([_py_spy(), "record", "--pid", str(workers[0]), "--duration",
                             str(seconds), "--rate", "1000", "--nonblocking", "--format", "raw",
                             "--output", str(out)], capture_output=True, timeout=seconds + 60,
                            check=True)

@@ -110,8 +110,9 @@ def test_report_renders_as_rst_without_warnings():
     best = run_rounds(apps, WORKLOADS, rounds=1, seconds=0.001)
     scale = [{"shape": "/r{i}/{x}", "kind": "lookup", "small": 1e-6, "large": 1.1e-6,
               "ratio": 1.1}]
-    gunicorn = {n: {"rps": rps, "non2xx": 0, "errors": ""}
-                for n, rps in (("raw", 1000.0), ("webkit_app", 850.0), ("stack", 800.0))}
+    gunicorn = {n: {"rps": rps, "non2xx": 0, "errors": "", "cpu_us": cpu, "cpu_rounds": [cpu, 900]}
+                for n, rps, cpu in (("raw", 1000.0, 250.0), ("webkit_app", 850.0, 260.0),
+                                    ("stack", 800.0, 400.0))}
     memory = {kind: {"baseline_kib": 30000, "peak_kib": 70000, "peaks_kib": [70000, 50000],
                      "seconds": 1.0, "mib_per_s": 200.0} for kind in MEMORY_RUNS}
     profile = {n: {"samples": 5000, "app_share": share, "top": [("App.__call__ (app.py)", share)]}
@@ -127,6 +128,8 @@ def test_report_renders_as_rst_without_warnings():
     measured = {t: m for t, _, m in report["targets"]}
     assert verdicts["under gunicorn >= 0.9x raw WSGI"] == "MISSED"
     assert "the worker profile predicts 0.95x" in measured["under gunicorn >= 0.9x raw WSGI"]
+    assert "worker CPU per request 260 vs 250 us, 0.96x" in measured[
+        "under gunicorn >= 0.9x raw WSGI"]
     assert "one access record alone 15.0 us" in measured[
         "production stack costs <= 25% over App alone on hello"]
     sections = bench_main.sections(report)
@@ -202,3 +205,12 @@ def test_worker_profile_samples_a_real_gunicorn_worker_under_wrk():
     assert got["samples"] > 100
     assert 0 < got["app_share"] < 1
     assert any(frame.startswith("App.__call__") for frame, _ in got["top"])
+
+
+def test_profile_areas_split_the_whole_time_between_the_areas():
+    rows = bench_main.profile_areas("stack:hello", n=200)
+    shares = {area: share for area, share, _ in rows}
+    assert sum(shares.values()) == pytest.approx(1.0, abs=0.02)  # rows under 0.5% are left out
+    assert {"logging (stdlib, and LogFormatter)", "webkit_app.middleware",
+            "webkit_app App, Request, Response"} <= set(shares)
+    assert all(top for _, _, top in rows)
