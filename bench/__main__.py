@@ -351,8 +351,10 @@ def rst_region(report: dict) -> str:
     parts = ["Benchmark", "=========", "",
              "``make bench`` (``python -m bench``; ``--quick`` for a smoke run) times webkit_app",
              "against raw WSGI, bare WebOb, Falcon, Flask, Bottle and Pyramid on the same six",
-             "workloads, then gunicorn under ``wrk``, peak memory through waitress and routing",
-             "scale, and writes ``bench/results.md`` (with notes on method). The latest run:",
+             "workloads, takes the production stack apart layer by layer and profiles it,",
+             "then runs gunicorn under ``wrk`` (throughput, the workers' CPU per request, and a",
+             "py-spy profile of a worker), peak memory through waitress and routing scale, and",
+             "writes ``bench/results.md`` (with notes on method). The latest run:",
              f"{m['date']}, {m['machine']}, {m['python']}.", ""]
     for title, rows in sections(report).items():
         parts += [f"**{title[0].upper() + title[1:]}**", "", rst_table(rows), ""]
