@@ -45,12 +45,13 @@ NOTES = (
     "1000 routes.",
     "webkit_app + stack is factory.wrap(App, Config(debug=False, secret_key=...)): "
     "request_id, access_log (formatted and written to os.devnull at INFO), errors.",
-    "gunicorn: 2 sync workers (no keep-alive, so one connection per request) on loopback, "
-    "wrk -t2 -c16 -d10s on /hello, on the same 2 cores as wrk; 3 rounds, subjects "
-    "alternated, best round kept (each round shown: the spread is the machine's noise). "
-    "Worker CPU per request is the user and system time of the 2 workers during the "
-    "measured run (/proc/<pid>/stat) over the requests wrk counted: what the app costs the "
-    "server, whatever share of the cores wrk took.",
+    "gunicorn: 2 sync workers per app (no keep-alive, so one connection per request) on "
+    "loopback, on the same 2 cores as wrk -t2 -c16. The three servers run side by side and "
+    "wrk loads them in turn, 1 s each, ten turns (10 s per app), the order turned each "
+    "time: this machine's speed drifts over seconds (the slowest and fastest turn of one "
+    "app differ up to 2x), and turns put every app through the same drift. Worker CPU per "
+    "request is the 2 workers' user and system time during their turns (/proc/<pid>/stat) "
+    "over the requests wrk counted: what the app costs the server.",
     "Worker profile: py-spy samples one of the 2 workers at 1000 Hz for 5 s under the same "
     "load, without pausing it (--nonblocking; a sample caught mid-update is dropped), idle "
     "time left out. A sample is the application's when a frame is in webkit_app, webob or "
@@ -122,11 +123,6 @@ def ratio(best: dict, a: str, b: str, workload: str) -> float | None:
     return best[a, workload] / best[b, workload]
 
 
-def least_cpu(gun: dict, name: str) -> float:
-    """The workers' CPU microseconds per request, the least of the rounds."""
-    return min(gun[name].get("cpu_rounds", [gun[name]["cpu_us"]]))
-
-
 def predicted_ratio(profile: dict, name: str) -> float:
     """The throughput ratio to raw a worker profile implies.
 
@@ -194,9 +190,9 @@ def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None,
     measured = (f"{g:.2f}x ({gun['webkit_app']['rps']:,.0f} vs {gun['raw']['rps']:,.0f} req/s)"
                 if gun else "skipped")
     if gun:
-        measured += (f"; worker CPU per request {least_cpu(gun, 'webkit_app'):.0f} vs "
-                     f"{least_cpu(gun, 'raw'):.0f} us, "
-                     f"{least_cpu(gun, 'raw') / least_cpu(gun, 'webkit_app'):.2f}x")
+        measured += (f"; worker CPU per request {gun['webkit_app']['cpu_us']:.0f} vs "
+                     f"{gun['raw']['cpu_us']:.0f} us, "
+                     f"{gun['raw']['cpu_us'] / gun['webkit_app']['cpu_us']:.2f}x")
     if prof:
         measured += (f"; the worker profile predicts {predicted_ratio(prof, 'webkit_app'):.2f}x "
                      f"(App {prof['webkit_app']['app_share'] * 100:.1f}% of the worker's "
@@ -297,13 +293,12 @@ def sections(report: dict) -> dict[str, list[list[str]]]:
             [area, f"{share * 100:.0f}%", top] for area, share, top in report["stack_profile"]]
     if report["gunicorn"]:
         g = report["gunicorn"]
-        out["gunicorn, wrk -t2 -c16 -d10s on /hello"] = [
-            ["app", "req/s (best round)", "ratio to raw", "each round",
-             "worker CPU per request (least of the rounds)", "raw's CPU / this CPU",
-             "non-2xx, socket errors"]
+        out["gunicorn, wrk -t2 -c16 on /hello, 10 s each in 1 s turns"] = [
+            ["app", "req/s", "ratio to raw", "slowest and fastest turn",
+             "worker CPU per request", "raw's CPU / this CPU", "non-2xx, socket errors"]
         ] + [[SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x",
-              " / ".join(f"{x:,.0f}" for x in g[n].get("rounds", [g[n]["rps"]])),
-              f"{least_cpu(g, n):.0f} us", f"{least_cpu(g, 'raw') / least_cpu(g, n):.2f}x",
+              f"{min(g[n]['bursts']):,.0f} / {max(g[n]['bursts']):,.0f}",
+              f"{g[n]['cpu_us']:.0f} us", f"{g['raw']['cpu_us'] / g[n]['cpu_us']:.2f}x",
               f"{g[n]['non2xx']}, {g[n]['errors'] or 'none'}"] for n in g]
     if report.get("worker_profile"):
         p = report["worker_profile"]
@@ -508,24 +503,15 @@ def main(argv: list[str] | None = None) -> int:
 GUNICORN_SUBJECTS = ("raw", "webkit_app", "stack")
 
 
-def run_servers(rounds: int = 3) -> tuple[dict | None, dict | None, dict | None]:
+def run_servers() -> tuple[dict | None, dict | None, dict | None]:
     gun: dict[str, Any] | None = None
     prof: dict[str, Any] | None = None
     missing = server.tools_missing()
     if missing:
         log(f"gunicorn run skipped: {missing}")
     else:
-        gun = {}
-        for r in range(rounds):  # NOTE: alternated, best kept: the VM's noise hits all
-            order = GUNICORN_SUBJECTS[r % 3:] + GUNICORN_SUBJECTS[:r % 3]
-            for name in order:
-                log(f"gunicorn {name} (round {r + 1}/{rounds})")
-                res = server.gunicorn_rps(name)
-                rounds_seen = gun.get(name, {}).get("rounds", []) + [res["rps"]]
-                cpu_seen = gun.get(name, {}).get("cpu_rounds", []) + [res["cpu_us"]]
-                if name not in gun or res["rps"] > gun[name]["rps"]:
-                    gun[name] = res
-                gun[name]["rounds"], gun[name]["cpu_rounds"] = rounds_seen, cpu_seen
+        log(f"gunicorn: {', '.join(GUNICORN_SUBJECTS)} side by side, wrk in 1 s turns")
+        gun = server.gunicorn_rps(GUNICORN_SUBJECTS)
         why = server.profiler_missing()
         if why:
             log(f"gunicorn worker profile skipped: {why}")

@@ -3,12 +3,13 @@
 Every server runs on a free loopback port in a session of its own; waits are
 bounded and the whole process group is killed in ``finally``::
 
-    gunicorn_rps("raw")           # {"rps": ..., "non2xx": 0, "errors": ""}
+    gunicorn_rps(("raw", "webkit_app"))  # {"raw": {"rps": ..., "cpu_us": ...}, ...}
     peak_rss("stream")            # {"baseline_kib": ..., "peak_kib": ..., ...}
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -148,22 +149,53 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def gunicorn_rps(subject: str, seconds: int = 10, path: str = "/hello") -> dict[str, Any]:
-    """``wrk`` on ``path`` of subject ``subject`` under gunicorn, 2 sync workers."""
+def _gunicorn(subject: str) -> Server:
+    """gunicorn with 2 sync workers serving ``subject`` on a free loopback port."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
             "--bind", f"{HOST}:{port}", "--log-level", "warning", "--chdir", str(ROOT),
             f"bench.subjects:build({subject!r})"]
-    with Server(argv, port) as server:
-        server.wait_ready(path)
-        _wrk(port, path, 1)  # NOTE: warm-up: both workers have imported and served
-        workers = _workers(server)
-        before = _cpu_seconds(workers)
-        result = _wrk(port, path, seconds)
-        # NOTE: the workers' own CPU time per request: what the app costs the
-        # server, whatever share of the 2 cores wrk happened to take.
-        result["cpu_us"] = (_cpu_seconds(workers) - before) / max(result["requests"], 1) * 1e6
-        return result
+    return Server(argv, port)
+
+
+def gunicorn_rps(subjects: tuple[str, ...], seconds: int = 10, bursts: int = 10,
+                 path: str = "/hello") -> dict[str, dict[str, Any]]:
+    """``wrk`` on ``path`` of each subject under gunicorn, in interleaved bursts.
+
+    Every subject's server runs at once (idle when not loaded); ``wrk`` loads
+    them in turn, ``bursts`` bursts of ``seconds / bursts`` each, the order
+    turned by one each time, so a slow stretch of the machine (they last
+    seconds here) falls on every subject alike. Per subject: requests per
+    second over its ``seconds``, each burst's rate, the workers' CPU time per
+    request, and wrk's non-2xx and socket-error counts.
+    """
+    burst = max(1, seconds // bursts)
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(_gunicorn(name)) for name in subjects}
+        for srv in servers.values():
+            srv.wait_ready(path)
+            _wrk(srv.port, path, 1)  # NOTE: warm-up: both workers have imported and served
+        workers = {name: _workers(srv) for name, srv in servers.items()}
+        out = {name: {"requests": 0, "seconds": 0.0, "cpu_s": 0.0, "bursts": [], "non2xx": 0,
+                      "errors": []} for name in subjects}
+        for i in range(bursts):
+            for name in subjects[i % len(subjects):] + subjects[:i % len(subjects)]:
+                before = _cpu_seconds(workers[name])
+                res = _wrk(servers[name].port, path, burst)
+                acc = out[name]
+                # NOTE: the workers' own CPU time: what the app costs the
+                # server, whatever share of the 2 cores wrk happened to take.
+                acc["cpu_s"] += _cpu_seconds(workers[name]) - before
+                acc["requests"] += res["requests"]
+                acc["seconds"] += res["requests"] / res["rps"] if res["rps"] else burst
+                acc["bursts"].append(res["rps"])
+                acc["non2xx"] += res["non2xx"]
+                if res["errors"]:
+                    acc["errors"].append(res["errors"])
+    return {name: {"rps": acc["requests"] / acc["seconds"], "bursts": acc["bursts"],
+                   "cpu_us": acc["cpu_s"] / max(acc["requests"], 1) * 1e6,
+                   "non2xx": acc["non2xx"], "errors": "; ".join(acc["errors"])}
+            for name, acc in out.items()}
 
 
 # -- where a gunicorn worker's time goes (py-spy) --------------------------------
@@ -223,11 +255,8 @@ def worker_profile(subject: str, seconds: int = 5, path: str = "/hello") -> dict
     pausing the worker (``--nonblocking``), idle time left out, so the shares
     are of the worker's busy time.
     """
-    port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
-            "--bind", f"{HOST}:{port}", "--log-level", "warning", "--chdir", str(ROOT),
-            f"bench.subjects:build({subject!r})"]
-    with Server(argv, port) as server, tempfile.TemporaryDirectory() as tmp:
+    with _gunicorn(subject) as server, tempfile.TemporaryDirectory() as tmp:
+        port = server.port
         server.wait_ready(path)
         _wrk(port, path, 1)
         workers = _workers(server)
