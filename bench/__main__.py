@@ -47,9 +47,10 @@ NOTES = (
     "request_id, access_log (formatted and written to os.devnull at INFO), errors.",
     "gunicorn: 2 sync workers per app (no keep-alive, so one connection per request) on "
     "loopback, on the same 2 cores as wrk -t2 -c16. The three servers run side by side and "
-    "wrk loads them in turn, 1 s each, ten turns (10 s per app), the order turned each "
-    "time: this machine's speed drifts over seconds (the slowest and fastest turn of one "
-    "app differ up to 2x), and turns put every app through the same drift. Worker CPU per "
+    "wrk loads them in turn, 1 s each, 3 runs of ten turns (10 s per app each run), the "
+    "order turned each time: this machine's speed drifts over seconds (the slowest and "
+    "fastest turn of one app differ up to 2x), and turns put every app through the same "
+    "drift; a 10 s run alone still moves the ratio by about 0.1. Worker CPU per "
     "request is the 2 workers' user and system time during their turns (/proc/<pid>/stat) "
     "over the requests wrk counted: what the app costs the server.",
     "Worker profile: py-spy samples one of the 2 workers at 1000 Hz for 5 s under the same "
@@ -189,6 +190,10 @@ def targets(best: dict, gun: dict | None, mem: dict | None, scale: list | None,
     g = gun["webkit_app"]["rps"] / gun["raw"]["rps"] if gun else None
     measured = (f"{g:.2f}x ({gun['webkit_app']['rps']:,.0f} vs {gun['raw']['rps']:,.0f} req/s)"
                 if gun else "skipped")
+    if gun and gun["raw"].get("runs"):
+        measured += "; each 10 s run " + ", ".join(
+            f"{a / r:.2f}x" for a, r in zip(gun["webkit_app"]["runs"], gun["raw"]["runs"],
+                                            strict=True))
     if gun:
         measured += (f"; worker CPU per request {gun['webkit_app']['cpu_us']:.0f} vs "
                      f"{gun['raw']['cpu_us']:.0f} us, "
@@ -293,10 +298,14 @@ def sections(report: dict) -> dict[str, list[list[str]]]:
             [area, f"{share * 100:.0f}%", top] for area, share, top in report["stack_profile"]]
     if report["gunicorn"]:
         g = report["gunicorn"]
-        out["gunicorn, wrk -t2 -c16 on /hello, 10 s each in 1 s turns"] = [
-            ["app", "req/s", "ratio to raw", "slowest and fastest turn",
-             "worker CPU per request", "raw's CPU / this CPU", "non-2xx, socket errors"]
+        out["gunicorn, wrk -t2 -c16 on /hello, 3 runs of 10 s each in 1 s turns"] = [
+            ["app", "req/s (all 30 s)", "ratio to raw", "each 10 s run (ratio to raw)",
+             "slowest and fastest turn", "worker CPU per request", "raw's CPU / this CPU",
+             "non-2xx, socket errors"]
         ] + [[SUBJECTS[n][0], f"{g[n]['rps']:,.0f}", f"{g[n]['rps'] / g['raw']['rps']:.2f}x",
+              " / ".join(f"{x:,.0f} ({x / r:.2f}x)" for x, r in zip(
+                  g[n].get("runs", [g[n]["rps"]]), g["raw"].get("runs", [g["raw"]["rps"]]),
+                  strict=True)),
               f"{min(g[n]['bursts']):,.0f} / {max(g[n]['bursts']):,.0f}",
               f"{g[n]['cpu_us']:.0f} us", f"{g['raw']['cpu_us'] / g[n]['cpu_us']:.2f}x",
               f"{g[n]['non2xx']}, {g[n]['errors'] or 'none'}"] for n in g]

@@ -159,17 +159,19 @@ def _gunicorn(subject: str) -> Server:
 
 
 def gunicorn_rps(subjects: tuple[str, ...], seconds: int = 10, bursts: int = 10,
-                 path: str = "/hello") -> dict[str, dict[str, Any]]:
+                 runs: int = 3, path: str = "/hello") -> dict[str, dict[str, Any]]:
     """``wrk`` on ``path`` of each subject under gunicorn, in interleaved bursts.
 
     Every subject's server runs at once (idle when not loaded); ``wrk`` loads
-    them in turn, ``bursts`` bursts of ``seconds / bursts`` each, the order
-    turned by one each time, so a slow stretch of the machine (they last
-    seconds here) falls on every subject alike. Per subject: requests per
-    second over its ``seconds``, each burst's rate, the workers' CPU time per
-    request, and wrk's non-2xx and socket-error counts.
+    them in turn, ``runs`` times ``bursts`` bursts of ``seconds / bursts``
+    each, the order turned by one each time, so a slow stretch of the machine
+    (they last seconds here) falls on every subject alike. Per subject:
+    requests per second over its ``runs * seconds``, the rate of each run of
+    ``seconds``, each burst's rate, the workers' CPU time per request, and
+    wrk's non-2xx and socket-error counts.
     """
     burst = max(1, seconds // bursts)
+    bursts *= runs
     with contextlib.ExitStack() as stack:
         servers = {name: stack.enter_context(_gunicorn(name)) for name in subjects}
         for srv in servers.values():
@@ -192,7 +194,10 @@ def gunicorn_rps(subjects: tuple[str, ...], seconds: int = 10, bursts: int = 10,
                 acc["non2xx"] += res["non2xx"]
                 if res["errors"]:
                     acc["errors"].append(res["errors"])
+    per_run = len(out[subjects[0]]["bursts"]) // runs
     return {name: {"rps": acc["requests"] / acc["seconds"], "bursts": acc["bursts"],
+                   "runs": [sum(acc["bursts"][i:i + per_run]) / per_run
+                            for i in range(0, per_run * runs, per_run)],
                    "cpu_us": acc["cpu_s"] / max(acc["requests"], 1) * 1e6,
                    "non2xx": acc["non2xx"], "errors": "; ".join(acc["errors"])}
             for name, acc in out.items()}
