@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pyramid.config import Configurator
-from webob.exc import HTTPConflict
+from webob.exc import HTTPConflict, HTTPFound
 from webtest import TestApp
 
 from webkit_app import App, json_response, text_response
@@ -158,6 +158,21 @@ def test_a_returned_error_is_rendered_too():
     app = App()
     app.add_route("GET", "/c", lambda r: HTTPConflict("taken"))
     assert serve(app).get("/c", status=409).json["detail"] == "taken"
+
+
+@pytest.mark.parametrize("raise_it", [False, True])
+def test_a_header_with_a_newline_never_reaches_the_server(raise_it):
+    def handler(request):
+        resp = HTTPFound(location="/ok")
+        resp.headers["X-Next"] = "a\r\nSet-Cookie: admin=1"
+        if raise_it:
+            raise resp
+        return resp
+
+    app = App()
+    app.add_route("GET", "/go", handler)
+    with pytest.raises(ValueError, match="X-Next"):
+        serve(app).get("/go")
 
 
 def test_redirects_built_with_url_for_stay_under_the_prefix(site):

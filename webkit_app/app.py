@@ -28,7 +28,7 @@ from webob.exc import (
 )
 
 from .body import DEFAULT_MAX_BODY_SIZE, declared_length
-from .httperror import render_error, render_http_error
+from .httperror import handler_response, render_error, render_http_error
 from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_sendable
@@ -180,7 +180,8 @@ class App:
         try:
             resp = self._dispatch(environ)
         except HTTPException as exc:
-            resp = _raised(exc)
+            # NOTE: a WSGIHTTPException is its own wsgi_response
+            resp = handler_response(exc.wsgi_response, environ, f"raised {type(exc).__name__}")
         except PoolTimeout as exc:
             log.warning("%s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc)
             resp = HTTPServiceUnavailable(  # type: ignore[assignment]
@@ -233,11 +234,7 @@ class App:
         if resp.__class__ is Response:
             return resp
         if isinstance(resp, webob.Response):
-            # NOTE: other responses, webob.exc included, check nothing when set;
-            # a 4xx/5xx is re-rendered through a checked Response in __call__.
-            if not (isinstance(resp, WSGIHTTPException) and resp.code >= 400):
-                check_sendable(resp.status, resp.headerlist, f"handler {route.handler_name}")
-            return resp
+            return handler_response(resp, request.environ, f"handler {route.handler_name}")
         log.error("handler %s for %s returned %s, not a webob.Response",
                   route.handler_name, route.pattern, type(resp).__name__)
         return HTTPInternalServerError("The handler did not return a response")
@@ -275,17 +272,6 @@ class App:
         return render_error(405, "Method Not Allowed",
                             f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
                             environ, [("Allow", endpoint.allow)])
-
-
-def _raised(exc: HTTPException) -> Any:
-    """The response a raised ``webob.exc`` stands for, checked unless it is an
-    error (those are re-rendered)."""
-    resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own wsgi_response
-    if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
-        return resp
-    if isinstance(resp, webob.Response):
-        check_sendable(resp.status, resp.headerlist, f"raised {type(exc).__name__}")
-    return exc
 
 
 def _check_mount_clash(prefix: str, app: Any, route: Route) -> None:

@@ -38,13 +38,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import webob
 import webob.dec
-from webob.exc import HTTPException, WSGIHTTPException
+from webob.exc import HTTPException
 
-from .httperror import render_http_error
+from .httperror import handler_response
 from .request import Request
-from .response import Response, check_sendable
 
 __all__ = ["wsgify"]
 
@@ -59,9 +57,4 @@ class wsgify(webob.dec.wsgify):  # noqa: N801 (WebOb's name)
             resp = super().call_func(req, *args, **kwargs)
         except HTTPException as exc:
             resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own
-        if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
-            return render_http_error(resp, req.environ)
-        if isinstance(resp, webob.Response) and resp.__class__ is not Response:
-            # NOTE: the toolkit's Response checked its headers as they were set.
-            check_sendable(resp.status, resp.headerlist, f"wsgify function {self.func!r}")
-        return resp
+        return handler_response(resp, req.environ, f"wsgify function {self.func!r}")

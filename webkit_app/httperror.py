@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import webob
 from webob.acceptparse import create_accept_header
 from webob.exc import WSGIHTTPException
 
-from .response import Response, body_response
+from .response import Response, body_response, check_sendable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["render_http_error", "render_error", "negotiate", "JSON_TYPE"]
+__all__ = ["render_http_error", "render_error", "handler_response", "negotiate", "JSON_TYPE"]
 
 JSON_TYPE = "application/json"
 _OFFERS = (JSON_TYPE, "text/html", "text/plain")
@@ -55,6 +56,21 @@ def render_http_error(
     """
     headers = [(n, v) for n, v in exc.headerlist if n.lower() not in _SKIP_HEADERS]
     return render_error(exc.code, exc.title, error_detail(exc), environ, headers, extra)
+
+
+def handler_response(resp: Any, environ: WSGIEnvironment, source: str) -> Any:
+    """What goes to the server for a response a handler returned or raised.
+
+    A ``webob.exc`` 4xx/5xx is rendered by :func:`render_http_error`; any other
+    ``webob.Response`` not built by the toolkit (whose setters check nothing)
+    has its status and headers checked, ``ValueError`` naming ``source``
+    otherwise; everything else is returned as it is.
+    """
+    if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
+        return render_http_error(resp, environ)
+    if resp.__class__ is not Response and isinstance(resp, webob.Response):
+        check_sendable(resp.status, resp.headerlist, source)
+    return resp
 
 
 def render_error(

@@ -53,7 +53,7 @@ from pyramid.wsgi import wsgiapp2
 from webob.exc import HTTPException, HTTPMethodNotAllowed, WSGIHTTPException
 
 from .config import SETTINGS_PREFIX, read_setting
-from .httperror import render_http_error
+from .httperror import handler_response, render_http_error
 from .request import MAX_BODY_KEY, Request
 from .response import Response
 from .routing import ANY_METHOD, Param, Route
@@ -299,10 +299,8 @@ def _handler_view(reg: _Registration, route: Route,
         try:
             resp = handler(request_class(env))
         except HTTPException as exc:
-            resp = exc
-        if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
-            return render_http_error(resp, env)
-        return resp
+            resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own
+        return handler_response(resp, env, f"handler {route.handler_name}")
 
     # NOTE: proutes and pviews show the handler, not this wrapper.
     view.__module__ = getattr(handler, "__module__", None) or __name__
