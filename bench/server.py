@@ -211,16 +211,17 @@ APP_FILES = ("webkit_app/", "webob/", "bench/subjects.py")
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
 
 
+def _py_spy() -> str | None:
+    """py-spy beside this Python (the venv's), else on the PATH, else ``None``."""
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
 def profiler_missing() -> str | None:
     """Why a worker cannot be profiled here, or ``None``."""
-    if shutil.which("py-spy") is None and not (Path(sys.executable).parent / "py-spy").exists():
+    if _py_spy() is None:
         return "py-spy is not installed (pip install -e '.[bench]')"
     return tools_missing()
-
-
-def _py_spy() -> str:
-    local = Path(sys.executable).parent / "py-spy"
-    return str(local) if local.exists() else "py-spy"
 
 
 def app_share(collapsed: str) -> dict[str, Any]:
@@ -270,7 +271,7 @@ def worker_profile(subject: str, seconds: int = 5, path: str = "/hello") -> dict
                                  f"http://{HOST}:{port}{path}"], stdout=subprocess.DEVNULL)
         try:
             time.sleep(0.5)
-            subprocess.run([_py_spy(), "record", "--pid", str(workers[0]), "--duration",
+            subprocess.run([str(_py_spy()), "record", "--pid", str(workers[0]), "--duration",
                             str(seconds), "--rate", "1000", "--nonblocking", "--format", "raw",
                             "--output", str(out)], capture_output=True, timeout=seconds + 60,
                            check=True)

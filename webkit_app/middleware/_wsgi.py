@@ -30,6 +30,7 @@ __all__ = [
     "merge_vary",
     "request_target",
     "rewrite_headers",
+    "runs_no_code",
     "wsgi_str",
 ]
 
@@ -175,6 +176,12 @@ class wsgify(_webob_wsgify):  # noqa: N801 (WebOb's name)
         if not callable(resp):
             raise TypeError(f"{self.func!r} must return a WSGI application, not {resp!r}")
         return resp(environ, start_response)
+
+
+def runs_no_code(app_iter: Iterable[bytes]) -> bool:
+    """True for a body whose iteration runs no code and that has no ``close()``:
+    a list or tuple (a Response's body), which a proxy need not wrap."""
+    return app_iter.__class__ is list or app_iter.__class__ is tuple
 
 
 class IterProxy:

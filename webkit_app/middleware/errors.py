@@ -42,7 +42,16 @@ from typing import TYPE_CHECKING, Any, Callable
 from webob.exc import HTTPInternalServerError, WSGIHTTPException
 
 from ..httperror import render_http_error
-from ._wsgi import MASK, SECRET_WORDS, IterProxy, as_bool, mask_params, request_target, wsgify
+from ._wsgi import (
+    MASK,
+    SECRET_WORDS,
+    IterProxy,
+    as_bool,
+    mask_params,
+    request_target,
+    runs_no_code,
+    wsgify,
+)
 from .request_id import ensure_request_id
 
 if TYPE_CHECKING:
@@ -200,9 +209,8 @@ class ErrorMiddleware:
         call = _Call(self, environ, start_response)
         try:
             app_iter = self.app(environ, call.start_response)
-            # PERF: iterating a list or tuple (a Response's body) runs no code
-            # that could fail, and it has no close(): there is nothing to guard.
-            if app_iter.__class__ is list or app_iter.__class__ is tuple:
+            # PERF: nothing that could fail runs while such a body is iterated.
+            if runs_no_code(app_iter):
                 return app_iter
             return _GuardedIter(app_iter, call)
         except Exception as exc:

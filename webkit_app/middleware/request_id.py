@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ._wsgi import IterProxy, rewrite_headers, wsgify
+from ._wsgi import IterProxy, rewrite_headers, runs_no_code, wsgify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -158,8 +158,8 @@ class RequestId:
                     start_response: StartResponse) -> Iterable[bytes]:
         _current.set(rid)
         app_iter = self.app(environ, start_response)
-        # PERF: iterating a list or tuple runs no code, so needs no context.
-        if app_iter.__class__ is list or app_iter.__class__ is tuple:
+        # PERF: such a body needs no context to be iterated in.
+        if runs_no_code(app_iter):
             return app_iter
         return _ContextIter(app_iter, ctx)
 
