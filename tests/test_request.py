@@ -1,4 +1,4 @@
-"""Strict request parsing: every parsing row of BAD_INPUTS.md, through WebTest."""
+"""Strict request parsing: every parsing row of docs/hostile-inputs.rst, through WebTest."""
 
 import io
 import time

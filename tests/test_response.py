@@ -94,7 +94,7 @@ def test_json_response_handles_non_str_keys():
     assert json_response({1: "a"}).json == {"1": "a"}
 
 
-# WebOb CVE-2024-42353 and the open-redirect rows of BAD_INPUTS.md
+# WebOb CVE-2024-42353 and the open-redirect rows of docs/hostile-inputs.rst
 OPEN_REDIRECTS = ["//evil.com", "/\t/evil.com", "/\r/evil.com", "/\n/evil.com", "/ /evil.com",
                   "/\x0b/evil.com", "/\x0c/evil.com", "https://evil.com", "javascript:alert(1)",
                   "http:evil.com", "/\\evil.com", "\\\\evil.com", " //evil.com"]
