@@ -1,7 +1,8 @@
 """``cors``: the Fetch standard's CORS protocol, deny by default.
 
 * Origins are matched exactly and case-sensitively against ``allow_origins``,
-  or must *fully* match one of ``allow_origin_regex``; ``Origin: null`` is
+  or must *fully* match one of ``allow_origin_regex`` (an origin over 512
+  characters never does); ``Origin: null`` is
   refused unless ``"null"`` is listed; ``"*"`` is refused with credentials.
 * A preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
   for an allowed origin, method and headers answers 204 without calling the
@@ -39,6 +40,10 @@ _PREFLIGHT_KEY = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
 # An HTTP token (RFC 9110): what a reflected method or header name must be.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _NO_CONTENT = f"204 {HTTPStatus.NO_CONTENT.phrase}"
+# NOTE: a real origin is under 300 characters (scheme, a host of at most 253,
+# a port); a longer one is never run through ``allow_origin_regex``, so a
+# pattern that backtracks costs a bounded time per request.
+_MAX_ORIGIN_CHARS = 512
 _VARY = ("Origin",)
 _PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers",
                    "Access-Control-Request-Private-Network")
@@ -120,7 +125,9 @@ class CORS:
             return True
         if origin == "null":
             return False
-        return self._any_origin or any(r.fullmatch(origin) for r in self._regexes)
+        if self._any_origin:
+            return True
+        return len(origin) <= _MAX_ORIGIN_CHARS and any(r.fullmatch(origin) for r in self._regexes)
 
     def _allow_origin(self, origin: str) -> tuple[str, str]:
         value = "*" if self._any_origin and origin not in self._origins else origin
