@@ -85,14 +85,16 @@ class App:
     # -- registration (start-up time) ---------------------------------------
 
     def add_route(self, method: str | Sequence[str], pattern: str, handler: Handler,
-                  name: str | None = None) -> Route:
+                  name: str | None = None, max_body_size: int | None = None) -> Route:
         """Register ``handler`` for ``method`` (or several) on ``pattern``.
 
         A method is any HTTP token; ``"*"`` (:data:`ANY_METHOD`) takes every
         method the route's other handlers do not, except OPTIONS, which the
-        App answers unless a handler is registered for it by name::
+        App answers unless a handler is registered for it by name.
+        ``max_body_size`` replaces the App's body limit for this route::
 
             app.add_route(["GET", "POST", "*"], "/echo", echo)
+            app.add_route("POST", "/notes", create, max_body_size=64 * 1024)
         """
         if self._started:
             raise RuntimeError(f"cannot add route {pattern!r}: the app has served requests")
@@ -105,7 +107,10 @@ class App:
         if name is not None and name in self._names:
             raise ValueError(f"route name {name!r} for {pattern!r} is already used by "
                              f"{self._names[name].pattern!r}")
-        route = Route(pattern, methods, handler, name)
+        if max_body_size is not None and (type(max_body_size) is not int or max_body_size < 0):
+            raise ValueError(f"route {pattern!r}: max_body_size must be a number of bytes, "
+                             f"not {max_body_size!r}")
+        route = Route(pattern, methods, handler, name, max_body_size)
         for prefix, app in self._mounts:
             _check_mount_clash(prefix, app, route)
         self.router.add(route)
@@ -114,14 +119,15 @@ class App:
         return route
 
     def route(self, pattern: str, methods: Sequence[str] = ("GET",),
-              name: str | None = None) -> Callable[[Handler], Handler]:
+              name: str | None = None, max_body_size: int | None = None,
+              ) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add_route`::
 
             @app.route("/notes", methods=["GET", "POST"], name="notes")
             def notes(request): ...
         """
         def register(handler: Handler) -> Handler:
-            self.add_route(methods, pattern, handler, name)
+            self.add_route(methods, pattern, handler, name, max_body_size)
             return handler
 
         return register
@@ -222,10 +228,11 @@ class App:
                 return self._no_method(environ, endpoint)
         environ[_ROUTING_ARGS] = ((), dict(zip(route.names, values, strict=True)) if values else {})
         environ[APP_KEY] = self
-        environ[MAX_BODY_KEY] = self.max_body_size
+        limit = environ[MAX_BODY_KEY] = (
+            self.max_body_size if route.max_body_size is None else route.max_body_size)
         if environ.get("CONTENT_LENGTH"):
             # NOTE: refused before the handler runs, whatever it reads the body with.
-            declared_length(environ, self.max_body_size)
+            declared_length(environ, limit)
         return self._call(route, self.request_class(environ))
 
     def _call(self, route: Route, request: Request) -> Any:

@@ -34,9 +34,13 @@ from ..request import Request
 from ..response import Response, dumps, json_response, stream
 from .store import Note, NotesStore
 
-__all__ = ["NotesAPI", "Invalid", "MAX_TEXT", "MAX_LIMIT", "DEFAULT_LIMIT"]
+__all__ = ["NotesAPI", "Invalid", "MAX_TEXT", "MAX_BODY", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
 MAX_TEXT = 10_000
+#: the create route's body limit, not the App's 10 MiB
+# NOTE: room for the longest text with every character escaped as a surrogate
+# pair, "\ud83d\ude00" (12 bytes), as json.dumps(ensure_ascii=True) may send it.
+MAX_BODY = 128 * 1024
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 _MAX_OFFSET = 10**12
@@ -130,7 +134,7 @@ class NotesAPI:
     def register(self, app: App) -> None:
         """Add the notes routes to ``app``."""
         app.add_route("GET", "/api/notes", reports_fields(self.list), name="notes")
-        app.add_route("POST", "/api/notes", reports_fields(self.create))
+        app.add_route("POST", "/api/notes", reports_fields(self.create), max_body_size=MAX_BODY)
         app.add_route("GET", "/api/notes/export", self.export, name="notes_export")
         app.add_route("GET", "/api/notes/{id:int}", self.show, name="note")
         app.add_route("DELETE", "/api/notes/{id:int}", self.delete)

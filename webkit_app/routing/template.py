@@ -75,9 +75,11 @@ def shape(segments: list[Segment]) -> tuple[str, ...]:
 
 
 class Route:
-    """One registered route: pattern, methods, optional name and handler."""
+    """One registered route: pattern, methods, optional name and handler,
+    and its own body limit (``None``: the App's)."""
 
-    __slots__ = ("pattern", "methods", "name", "handler", "segments", "names", "is_static")
+    __slots__ = ("pattern", "methods", "name", "handler", "segments", "names", "is_static",
+                 "max_body_size")
 
     def __init__(
         self,
@@ -85,11 +87,13 @@ class Route:
         methods: tuple[str, ...],
         handler: Callable[..., Any],
         name: str | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         self.pattern = pattern
         self.methods = methods
         self.name = name
         self.handler = handler
+        self.max_body_size = max_body_size
         self.segments = parse_template(pattern)
         self.names = tuple(s.name for s in self.segments if isinstance(s, Param))
         self.is_static = not self.names
