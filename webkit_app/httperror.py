@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import webob
 from webob.acceptparse import create_accept_header
-from webob.exc import WSGIHTTPException
+from webob.exc import HTTPException, WSGIHTTPException
 
 from .response import Response, body_response, check_sendable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["render_http_error", "render_error", "handler_response", "negotiate", "JSON_TYPE"]
+__all__ = ["render_http_error", "render_error", "handler_response", "call_handler", "negotiate", "JSON_TYPE"]
 
 JSON_TYPE = "application/json"
 _OFFERS = (JSON_TYPE, "text/html", "text/plain")
 _FORMAT_CACHE: dict[str | None, str] = {None: JSON_TYPE, "*/*": JSON_TYPE, "": JSON_TYPE}
+# NOTE: the cache is keyed by client data: at most _CACHE_ENTRIES keys of at
+# most _CACHE_KEY_CHARS characters (about 100 KB); browsers send under 200.
+_CACHE_ENTRIES = 256
+_CACHE_KEY_CHARS = 256
 _SKIP_HEADERS = frozenset(("content-type", "content-length"))
 
 
@@ -35,7 +40,8 @@ def negotiate(accept: str | None) -> str:
     if fmt is None:
         offers = create_accept_header(accept).acceptable_offers(_OFFERS)
         fmt = offers[0][0] if offers else JSON_TYPE
-        if len(_FORMAT_CACHE) < 256:  # PERF: clients send few distinct values
+        # PERF: clients send few distinct values; longer ones are parsed each time.
+        if len(_FORMAT_CACHE) < _CACHE_ENTRIES and len(accept or "") <= _CACHE_KEY_CHARS:
             _FORMAT_CACHE[accept] = fmt
     return fmt
 
@@ -56,6 +62,25 @@ def render_http_error(
     """
     headers = [(n, v) for n, v in exc.headerlist if n.lower() not in _SKIP_HEADERS]
     return render_error(exc.code, exc.title, error_detail(exc), environ, headers, extra)
+
+
+def call_handler(call: Callable[[], Any], environ: WSGIEnvironment, source: str,
+                 on_error: Callable[[BaseException], Any] | None = None) -> Any:
+    """Call a handler (``call()``) and return what goes to the server: a
+    raised ``webob.exc`` is its own response, an exception ``on_error``
+    answers (not ``None``) becomes that answer, anything else propagates;
+    the result is checked by :func:`handler_response`. One place for the
+    App's adapters: ``wsgify`` and the Pyramid views."""
+    try:
+        resp = call()
+    except Exception as exc:
+        handled = on_error(exc) if on_error is not None else None
+        if handled is not None:
+            return handled
+        if not isinstance(exc, HTTPException):
+            raise
+        resp = exc.wsgi_response  # type: ignore[attr-defined]  # NOTE: a WSGIHTTPException is its own
+    return handler_response(resp, environ, source)
 
 
 def handler_response(resp: Any, environ: WSGIEnvironment, source: str) -> Any:
