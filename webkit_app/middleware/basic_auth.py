@@ -20,6 +20,14 @@ A missing, malformed or wrong ``Authorization`` header answers 401 with a
 ``AUTH_TYPE`` are set, and the response gets ``Vary: Authorization`` and,
 unless the app chose its own, ``Cache-Control: private`` (Flask
 CVE-2023-30861: a shared cache must not serve one user's page to another).
+
+Hash checks are bounded: at most ``max_concurrent_checks`` run at once (one
+per CPU, at most 4, by default), on that many threads of the middleware's own
+(so their memory is held by those threads, not by every server thread); a request that finds no free slot within
+``check_timeout`` seconds answers 503 with ``Retry-After``, so a flood of
+failed logins costs bounded CPU and memory instead of queueing without end.
+A path that is not UTF-8 or does not start with ``/`` answers 400, as the
+dispatcher does, so it can never slip past ``protect``.
 """
 
 from __future__ import annotations
@@ -28,17 +36,20 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
-import bcrypt
-from webob.exc import HTTPUnauthorized
+from webob.exc import HTTPBadRequest, HTTPServiceUnavailable, HTTPUnauthorized
 
+from .._extras import require
 from ..httperror import render_http_error
-from ._wsgi import as_tuple, rewrite_headers, wsgi_str, wsgify
+from ._wsgi import as_tuple, normalized_path, rewrite_headers, wsgi_str, wsgify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -53,6 +64,12 @@ _DEFAULT_SCRYPT = (2**15, 8, 1)
 _DEFAULT_PBKDF2 = ("sha256", 600_000)
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 _CACHE_SIZE = 1024
+# NOTE: a check costs up to ~0.1 s of CPU and 32 MiB (scrypt): more at once
+# than there are CPUs only adds memory, so at most this many run together, on
+# as many threads of their own: the C library keeps a freed hash's memory in
+# the arena of the thread that ran it, so hashing on every server thread would
+# hold 32 MiB per server thread even if they never ran at the same time.
+_DEFAULT_CONCURRENT_CHECKS = min(4, os.cpu_count() or 1)
 
 
 def _scrypt(password: bytes, salt: str, n: int, r: int, p: int) -> bytes:
@@ -99,6 +116,7 @@ def hash_password(password: str, method: str = "scrypt") -> str:
 
 def _bcrypt_checker(stored: str) -> Checker:
     encoded = stored.encode("ascii")
+    bcrypt = require("bcrypt", "bcrypt", "a bcrypt password hash ($2b$)")
     bcrypt.checkpw(b"", encoded)  # fails now, at start-up, on a malformed hash
 
     def check(password: bytes) -> bool:
@@ -214,6 +232,10 @@ def _challenge(realm: str) -> str:
     return f'Basic realm="{quoted}", charset="UTF-8"'
 
 
+def _run_checks(checks: tuple[Checker, ...], secret: bytes) -> list[bool]:
+    return [check(secret) for check in checks]
+
+
 def _prefixes(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(wsgi_str(p.rstrip("/")) for p in as_tuple(paths))
 
@@ -248,6 +270,8 @@ class BasicAuth:
 
     ``users`` maps user names to hashes; ``htpasswd`` is a file path; paths are
     prefixes matched segment-wise (``/admin`` covers ``/admin/x``, not ``/administrator``).
+    ``max_concurrent_checks`` hash checks run at once at most; a request waits
+    ``check_timeout`` seconds for a slot, then gets a 503.
     """
 
     # NOTE: the package re-exports this class under the module's name, so
@@ -263,6 +287,8 @@ class BasicAuth:
         realm: str = "Restricted",
         protect: Iterable[str] | str = ("/",),
         exempt: Iterable[str] | str = (),
+        max_concurrent_checks: int | str = _DEFAULT_CONCURRENT_CHECKS,
+        check_timeout: float | str = 1.0,
     ) -> None:
         entries = dict(load_htpasswd(htpasswd)) if htpasswd else {}
         entries.update(users or {})
@@ -279,6 +305,11 @@ class BasicAuth:
         self._protect, self._exempt = _prefixes(protect), _prefixes(exempt)
         self._cache_key = secrets.token_bytes(32)
         self._verified: dict[tuple[str, bytes], bool] = {}
+        if int(max_concurrent_checks) < 1 or float(check_timeout) < 0:
+            raise ValueError("max_concurrent_checks must be >= 1 and check_timeout >= 0")
+        self._slots = threading.BoundedSemaphore(int(max_concurrent_checks))
+        self._hasher = ThreadPoolExecutor(int(max_concurrent_checks), "webkit_app.basic_auth")
+        self._check_timeout = float(check_timeout)
 
     def needs_auth(self, path: str) -> bool:
         """Whether the WSGI ``path`` is protected; ambiguous paths count as protected."""
@@ -288,7 +319,10 @@ class BasicAuth:
         return not (_under(path, self._exempt) and _under(norm, self._exempt))
 
     def verify(self, user: str, password: str) -> bool:
-        """Check both the user and the password, in time independent of which is wrong."""
+        """Check both the user and the password, in time independent of which is wrong.
+
+        :raises HTTPServiceUnavailable: no hash-check slot freed within ``check_timeout``.
+        """
         secret = password.encode("utf-8")
         # PERF: a slow hash per request would cap an authenticated client at a
         # few requests a second; successes are remembered under a keyed HMAC.
@@ -299,7 +333,13 @@ class BasicAuth:
         # NOTE: every request runs one check per cost class in the table, known
         # user or not (a real hash stands in for the classes not the user's), so
         # the time says neither whether the user exists nor which scheme they use.
-        results = [check(secret) for check in checks]
+        if not self._slots.acquire(timeout=self._check_timeout):
+            raise HTTPServiceUnavailable("Too many logins are being checked; try again shortly",
+                                         headers=[("Retry-After", "1")])
+        try:
+            results = self._hasher.submit(_run_checks, checks, secret).result()
+        finally:
+            self._slots.release()
         ok = slot is not None and results[slot]
         if ok:
             if len(self._verified) >= _CACHE_SIZE:
@@ -310,11 +350,16 @@ class BasicAuth:
     @wsgify
     def __call__(self, req: Request) -> WSGIApplication:
         environ = req.environ
-        if not self.needs_auth(environ.get("PATH_INFO", "")):
-            return self.app
-        credentials = parse_basic(environ.get("HTTP_AUTHORIZATION"))
-        if credentials is None or not self.verify(*credentials):
-            exc = HTTPUnauthorized(headers=[("WWW-Authenticate", self._challenge)])
+        try:
+            # NOTE: validated as the dispatcher does; for such a path the raw
+            # (latin-1) PATH_INFO and the decoded one are under the same prefixes.
+            normalized_path(environ)
+            if not self.needs_auth(environ.get("PATH_INFO", "")):
+                return self.app
+            credentials = parse_basic(environ.get("HTTP_AUTHORIZATION"))
+            if credentials is None or not self.verify(*credentials):
+                raise HTTPUnauthorized(headers=[("WWW-Authenticate", self._challenge)])
+        except (HTTPBadRequest, HTTPUnauthorized, HTTPServiceUnavailable) as exc:
             return render_http_error(exc, environ)
         environ["REMOTE_USER"] = credentials[0]
         environ["AUTH_TYPE"] = "Basic"
