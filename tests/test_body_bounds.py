@@ -307,3 +307,12 @@ def test_notes_create_route_takes_kilobytes_not_the_apps_limit(tmp_path):
     hostile = b"[" + b"[]," * 100_000 + b"[]]"
     res = t.post("/api/notes", hostile, content_type="application/json", status=413)
     assert res.json["detail"] == f"Request body of {len(hostile)} bytes exceeds {MAX_BODY}"
+
+
+def test_notes_create_route_keeps_a_smaller_app_limit(tmp_path):
+    app = App(max_body_size=100)
+    NotesAPI(NotesStore(str(tmp_path / "notes.db"))).register(app)
+    t = webtest.TestApp(app, lint=True)
+    res = t.post_json("/api/notes", {"text": "x" * 100}, status=413)
+    assert res.json["detail"] == "Request body of 112 bytes exceeds 100"
+    t.post_json("/api/notes", {"text": "x" * 80}, status=201)

@@ -134,7 +134,9 @@ class NotesAPI:
     def register(self, app: App) -> None:
         """Add the notes routes to ``app``."""
         app.add_route("GET", "/api/notes", reports_fields(self.list), name="notes")
-        app.add_route("POST", "/api/notes", reports_fields(self.create), max_body_size=MAX_BODY)
+        # NOTE: a route's limit replaces the App's: an operator's smaller one still wins.
+        app.add_route("POST", "/api/notes", reports_fields(self.create),
+                      max_body_size=min(MAX_BODY, app.max_body_size))
         app.add_route("GET", "/api/notes/export", self.export, name="notes_export")
         app.add_route("GET", "/api/notes/{id:int}", self.show, name="note")
         app.add_route("DELETE", "/api/notes/{id:int}", self.delete)
