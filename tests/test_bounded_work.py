@@ -249,3 +249,24 @@ def test_access_log_exclude_paths_match_the_decoded_path_exactly(raw, logged, ca
     with caplog.at_level("INFO", logger="webkit_app.access"):
         assert call(app, raw).status_int == 200
     assert bool(caplog.records) is logged
+
+
+def test_hash_checks_still_run_in_a_child_forked_after_one_ran():
+    script = (
+        "import base64, os, sys\n"
+        "from webob import Request\n"
+        "from webkit_app.middleware import basic_auth, hash_password\n"
+        "def ok(e, s):\n    s('200 OK', []); return [b'']\n"
+        "app = basic_auth(ok, users={'a': hash_password('pw', 'pbkdf2:sha256:1000')},\n"
+        "                 max_concurrent_checks=1, check_timeout=5)\n"
+        "def status(pw):\n"
+        "    auth = 'Basic ' + base64.b64encode(b'a:' + pw).decode()\n"
+        "    return Request.blank('/', headers={'Authorization': auth}).get_response(app).status_code\n"
+        "assert status(b'no') == 401\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n    os._exit(0 if status(b'pw') == 200 else 3)\n"
+        "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "0"

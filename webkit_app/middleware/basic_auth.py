@@ -307,9 +307,9 @@ class BasicAuth:
         self._verified: dict[tuple[str, bytes], bool] = {}
         if int(max_concurrent_checks) < 1 or float(check_timeout) < 0:
             raise ValueError("max_concurrent_checks must be >= 1 and check_timeout >= 0")
-        self._slots = threading.BoundedSemaphore(int(max_concurrent_checks))
-        self._hasher = ThreadPoolExecutor(int(max_concurrent_checks), "webkit_app.basic_auth")
+        self._max_checks = int(max_concurrent_checks)
         self._check_timeout = float(check_timeout)
+        self._fresh_hasher()
 
     def needs_auth(self, path: str) -> bool:
         """Whether the WSGI ``path`` is protected; ambiguous paths count as protected."""
@@ -333,19 +333,33 @@ class BasicAuth:
         # NOTE: every request runs one check per cost class in the table, known
         # user or not (a real hash stands in for the classes not the user's), so
         # the time says neither whether the user exists nor which scheme they use.
-        if not self._slots.acquire(timeout=self._check_timeout):
-            raise HTTPServiceUnavailable("Too many logins are being checked; try again shortly",
-                                         headers=[("Retry-After", "1")])
-        try:
-            results = self._hasher.submit(_run_checks, checks, secret).result()
-        finally:
-            self._slots.release()
+        results = self._run(checks, secret)
         ok = slot is not None and results[slot]
         if ok:
             if len(self._verified) >= _CACHE_SIZE:
                 self._verified.clear()
             self._verified[key] = True
         return ok
+
+    def _fresh_hasher(self) -> None:
+        # NOTE: the executor starts its threads on first use.
+        self._slots = threading.BoundedSemaphore(self._max_checks)
+        self._hasher = ThreadPoolExecutor(self._max_checks, "webkit_app.basic_auth")
+        self._pid = os.getpid()
+
+    def _run(self, checks: tuple[Checker, ...], secret: bytes) -> list[bool]:
+        """Run ``checks`` on a hashing thread, waiting ``check_timeout`` for a free one."""
+        # NOTE: a fork (gunicorn --preload) copies the executor, not its threads.
+        if self._pid != os.getpid():
+            self._fresh_hasher()
+        slots = self._slots
+        if not slots.acquire(timeout=self._check_timeout):
+            raise HTTPServiceUnavailable("Too many logins are being checked; try again shortly",
+                                         headers=[("Retry-After", "1")])
+        try:
+            return self._hasher.submit(_run_checks, checks, secret).result()
+        finally:
+            slots.release()
 
     @wsgify
     def __call__(self, req: Request) -> WSGIApplication:
