@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+import json
+import re
+from typing import TYPE_CHECKING, Any, cast
 
 import webob
 from webob.exc import (
@@ -20,7 +22,7 @@ from webob.exc import (
     HTTPLengthRequired,
     HTTPUnsupportedMediaType,
 )
-from webob.multidict import MultiDict
+from webob.multidict import GetDict, MultiDict, NoVars
 
 from .body import (
     DEFAULT_MAX_BODY_SIZE,
@@ -33,11 +35,12 @@ from .body import (
     parse_qs_strict,
     read_body,
 )
+from .response import Response
 
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["Request", "parse_content_type", "is_json_type"]
+__all__ = ["Request", "parse_content_type", "is_json_type", "refuse_lone_surrogates"]
 
 #: environ keys the toolkit sets or reads
 APP_KEY = "webkit_app.app"
@@ -45,7 +48,13 @@ MAX_BODY_KEY = "webkit_app.max_body_size"
 _BODY_KEY = "webkit_app.body"
 _GET_KEY = "webkit_app.get"
 _POST_KEY = "webkit_app.post"
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_MULTIPART = "multipart/form-data"
+_FORM_TYPES = ("application/x-www-form-urlencoded", _MULTIPART)
+#: WebOb's own cache keys, shared so plain ``webob.Request`` views agree
+_WEBOB_GET = "webob._parsed_query_vars"
+_WEBOB_POST = "webob._parsed_post_vars"
+#: a JSON escape of a UTF-16 surrogate (pairs are fine, lone ones are not)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]").search
 
 
 def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
@@ -65,39 +74,100 @@ def is_json_type(media: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-class Request(webob.Request):
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]").search
+
+
+def refuse_lone_surrogates(value: Any, path: str = "") -> None:
+    """400 naming where decoded JSON holds a lone UTF-16 surrogate.
+
+    ``json`` decodes ``"\\ud800"`` to a ``str`` that no UTF-8 answer, log
+    line or database can carry, so it is refused here, once, for every use::
+
+        refuse_lone_surrogates({"a": ["\\ud800"]})
+        # HTTPBadRequest: Lone surrogate \\ud800 in the JSON string at ['a'][0]
+    """
+    if isinstance(value, str):
+        _check_text(value, f"the JSON string at {path or 'the top level'}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"the JSON key {ascii(key)}" + (f" at {path}" if path else ""))
+            refuse_lone_surrogates(item, f"{path}[{ascii(key)}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_lone_surrogates(item, f"{path}[{index}]")
+
+
+def _check_text(text: str, where: str) -> None:
+    found = _LONE_SURROGATE(text)
+    if found is not None:
+        raise HTTPBadRequest(f"Lone surrogate \\u{ord(found.group()):04x} in {where}")
+
+
+def _str_length(environ: dict[str, Any]) -> None:
+    """Make an int ``CONTENT_LENGTH`` (which WebOb takes) the str WSGI requires."""
+    value = environ.get("CONTENT_LENGTH")
+    if type(value) is int:
+        environ["CONTENT_LENGTH"] = str(value)
+
+
+# NOTE: bound at import: code that rebinds ``webob.Request`` to this class
+# (tests, plugins) must not make the setters below call themselves.
+_WebObRequest = webob.Request
+
+
+class Request(_WebObRequest):
     """A ``webob.Request`` whose body, JSON, query and form access is strict.
 
     Bad input raises ``webob.exc`` errors (400, 411, 413, 415) that the
     dispatcher renders, never ``ValueError`` or ``UnicodeDecodeError``.
+    Elsewhere it keeps WebOb's contract; the deliberate differences are
+    listed in ``tests/webob_contract/README.rst``.
     """
+
+    #: ``get_response``/``send`` build the toolkit's header-checking response
+    ResponseClass = Response
 
     @property
     def max_body_size(self) -> int:
         """The largest body this request may carry (``webkit_app.max_body_size``)."""
-        return self.environ.get(MAX_BODY_KEY, DEFAULT_MAX_BODY_SIZE)
+        limit: int = self.environ.get(MAX_BODY_KEY, DEFAULT_MAX_BODY_SIZE)
+        return limit
 
     def _body__get(self) -> bytes:
         env = self.environ
-        data = env.get(_BODY_KEY)
-        if data is None:
-            data = read_body(env, self.max_body_size)
-            env[_BODY_KEY] = data
-            # NOTE: later readers (WebOb, wrapped apps) see the same bytes.
-            env["wsgi.input"] = io.BytesIO(data)
-            env["CONTENT_LENGTH"] = str(len(data))
-            env["webob.is_body_seekable"] = True
+        stream = env.get("wsgi.input")
+        cached = env.get(_BODY_KEY)
+        # NOTE: keyed on the stream, so ``req.body_file = ...`` or
+        # ``environ["wsgi.input"] = ...`` is read again, as in WebOb.
+        if cached is not None and cached[1] is stream:
+            data: bytes = cached[0]
+            return data
+        if stream is None:  # NOTE: WebOb reads no body as b"", not a KeyError
+            stream = env["wsgi.input"] = io.BytesIO()
+        elif env.get("webob.is_body_seekable"):
+            stream.seek(0)
+        _str_length(env)
+        data = read_body(env, self.max_body_size)
+        # NOTE: later readers (WebOb, wrapped apps) see the same bytes.
+        stream = env["wsgi.input"] = io.BytesIO(data)
+        env["CONTENT_LENGTH"] = str(len(data))
+        env["webob.is_body_seekable"] = True
+        env[_BODY_KEY] = (data, stream)
         return data
 
-    def _body__set(self, value: bytes) -> None:
-        self.environ.pop(_BODY_KEY, None)
-        webob.Request.body.fset(self, value)  # type: ignore[attr-defined]
+    def _body__set(self, value: bytes | None) -> None:
+        _WebObRequest.body.fset(self, value)  # type: ignore[attr-defined]
 
-    body = property(_body__get, _body__set, doc="The whole body, read once within the size limit.")
+    def _body__del(self) -> None:
+        self._body__set(b"")
+
+    body = property(_body__get, _body__set, _body__del,
+                    doc="The whole body, read once within the size limit.")
 
     def require_body(self) -> bytes:
         """The body; 411 when the client sent neither a length nor chunks."""
         env = self.environ
+        _str_length(env)
         unsized = env.get(_BODY_KEY) is None and content_length(env) is None
         if unsized and not is_chunked(env):
             raise HTTPLengthRequired("A request body with a Content-Length is required")
@@ -106,10 +176,10 @@ class Request(webob.Request):
         chunked = "chunked" in env.get("HTTP_TRANSFER_ENCODING", "").lower()
         if unsized and not chunked and not self.body:
             raise HTTPLengthRequired("A request body with a Content-Length is required")
-        return self.body
+        data: bytes = self.body
+        return data
 
-    @property
-    def json(self) -> Any:
+    def _json__get(self) -> Any:
         """The JSON body. 415 unless the Content-Type is JSON, 400 if malformed."""
         media, params = parse_content_type(self.environ.get("CONTENT_TYPE"))
         if not is_json_type(media):
@@ -117,35 +187,59 @@ class Request(webob.Request):
                 f"Expected Content-Type application/json, got {media or 'none'!r}"
             )
         check_charset(params, "A JSON body")
-        return parse_json(self.require_body())
+        data = self.require_body()
+        value = parse_json(data)
+        # PERF: a lone surrogate can only come from a \ud8xx-\udfxx escape.
+        if _SURROGATE_ESCAPE(data):
+            refuse_lone_surrogates(value)
+        return value
 
-    json_body = json  # type: ignore[assignment]
+    def _json__set(self, value: Any) -> None:
+        self.body = json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+    def _json__del(self) -> None:
+        self.body = b""
+
+    json = json_body = property(_json__get, _json__set, _json__del, doc=_json__get.__doc__)
 
     @property
-    def GET(self) -> MultiDict:  # noqa: N802 (WebOb's name)
-        """Query parameters; 400 on invalid percent-encoding or UTF-8."""
+    def GET(self) -> GetDict:  # noqa: N802 (WebOb's name)
+        """Query parameters; 400 on invalid percent-encoding or UTF-8.
+
+        As in WebOb, changing the dict rewrites ``QUERY_STRING``.
+        """
         env = self.environ
-        cached = env.get(_GET_KEY)
-        if cached is None or cached[0] != env.get("QUERY_STRING", ""):
-            qs = env.get("QUERY_STRING", "")
-            cached = env[_GET_KEY] = (qs, parse_qs_strict(qs))
-        return cached[1]
+        qs = env.get("QUERY_STRING", "")
+        cached = env.get(_WEBOB_GET)
+        # NOTE: a dict plain WebOb parsed (leniently) is not trusted: only ours.
+        if cached is not None and cached[1] == qs and cached[0] is env.get(_GET_KEY):
+            return cast(GetDict, cached[0])
+        found = env[_GET_KEY] = GetDict(parse_qs_strict(qs), env)
+        env[_WEBOB_GET] = (found, qs)
+        return found
 
     @property
-    def POST(self) -> MultiDict:  # noqa: N802 (WebOb's name)
-        """Form fields (urlencoded or multipart); files as ``UploadedFile``."""
-        env = self.environ
-        cached = env.get(_POST_KEY)
-        if cached is None:
-            cached = env[_POST_KEY] = self._parse_form()
-        return cached
+    def POST(self) -> MultiDict[str, Any] | NoVars:  # noqa: N802 (WebOb's name)
+        """Form fields (urlencoded or multipart); files as ``UploadedFile``.
 
-    def _parse_form(self) -> MultiDict:
-        media, params = parse_content_type(self.environ.get("CONTENT_TYPE"))
-        if media not in _FORM_TYPES or self.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
-            return MultiDict()
-        if media == "multipart/form-data":
-            return self._parse_multipart(params)
+        ``NoVars`` for a request that is not a form, as in WebOb.
+        """
+        env = self.environ
+        cached = env.get(_WEBOB_POST)
+        if cached is not None and cached[0] is env.get(_POST_KEY) and cached[1] is env.get("wsgi.input"):
+            return cast("MultiDict[str, Any]", cached[0])
+        media, params = parse_content_type(env.get("CONTENT_TYPE"))
+        # NOTE: WebOb's rule: a form type, or no type at all on a POST.
+        if media not in _FORM_TYPES and (media or self.method != "POST"):
+            return NoVars(f"Not an HTML form submission (Content-Type: {media})")
+        found = self._parse_multipart(params) if media == _MULTIPART else self._parse_urlencoded(params)
+        env[_POST_KEY] = found
+        # NOTE: WebOb's cache key too: a plain webob.Request on this environ
+        # (a wrapped app) gets these fields instead of a consumed stream.
+        env[_WEBOB_POST] = (found, env.get("wsgi.input"))
+        return found
+
+    def _parse_urlencoded(self, params: dict[str, str]) -> MultiDict[str, Any]:
         check_charset(params, "A form body")
         try:
             text = self.body.decode("ascii")
@@ -153,14 +247,16 @@ class Request(webob.Request):
             raise HTTPBadRequest("A urlencoded form must be ASCII (percent-encode the rest)") from None
         return parse_qs_strict(text, "form body")
 
-    def _parse_multipart(self, params: dict[str, str]) -> MultiDict:
+    def _parse_multipart(self, params: dict[str, str]) -> MultiDict[str, Any]:
         env, limit = self.environ, self.max_body_size
-        data = env.get(_BODY_KEY)
-        if data is not None:
+        if env.get("webob.is_body_seekable"):
+            data = self.body
             return parse_multipart(data, params, length=len(data), max_size=limit)
+        _str_length(env)
         length = declared_length(env, limit)
         # NOTE: streamed from wsgi.input: large uploads spool to disk, not memory.
-        return parse_multipart(env["wsgi.input"], params, length=length, max_size=limit)
+        stream = env.setdefault("wsgi.input", io.BytesIO())
+        return parse_multipart(stream, params, length=length, max_size=limit)
 
     def url_for(self, name: str, *, _query: Any = None, _absolute: bool = False, **params: Any) -> str:
         """The URL of the named route, under this request's SCRIPT_NAME.

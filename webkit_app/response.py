@@ -101,7 +101,12 @@ class _HeaderList(list):
         list.__setitem__(self, index, item)
 
 
-class Response(webob.Response):
+# NOTE: bound at import: code that rebinds ``webob.Response`` to this class
+# (tests, plugins) must not make the setters below call themselves.
+_WebObResponse = webob.Response
+
+
+class Response(_WebObResponse):
     """A ``webob.Response`` that refuses CR, LF, NUL and non-latin-1 headers
     and status codes outside 100-599 when they are set."""
 
@@ -122,21 +127,23 @@ class Response(webob.Response):
         if isinstance(value, int):
             self.status_code = value
             return
-        if not isinstance(value, str) or _BAD_VALUE(value):
+        if isinstance(value, bytes):  # NOTE: as WebOb (from_file reads bytes)
+            value = value.decode("latin-1")
+        if not isinstance(value, str):  # NOTE: WebOb's TypeError, e.g. for (200,)
+            raise TypeError(f"status must be an int or str, not {type(value).__name__}")
+        if _BAD_VALUE(value):
             raise ValueError(f"invalid status {value!r}")
         code = value.split(" ", 1)[0]
         if not (code.isascii() and code.isdigit() and 100 <= int(code) <= 599):
             raise ValueError(f"status {value!r} must start with a code in 100-599")
-        webob.Response.status.fset(self, value)  # type: ignore[attr-defined]
+        _WebObResponse.status.__set__(self, value)
 
-    status = property(webob.Response.status.fget, _status_set, doc=webob.Response.status.__doc__)
+    status = property(_WebObResponse.status.fget, _status_set, doc=_WebObResponse.status.__doc__)
 
     def _status_code_set(self, code: int) -> None:
         self.__dict__["_status"] = status_line(code)
 
-    status_code = status_int = property(  # type: ignore[assignment]
-        webob.Response.status_code.fget, _status_code_set
-    )
+    status_code = status_int = property(_WebObResponse.status_code.fget, _status_code_set)
 
 
 # PERF: status lines are built once, not per response.
