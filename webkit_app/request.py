@@ -17,6 +17,11 @@ import re
 from typing import TYPE_CHECKING, Any, cast
 
 import webob
+from webob import cookies as webob_cookies
+from webob.cookies import RequestCookies
+from webob.datetime_utils import serialize_date
+from webob.descriptors import converter, environ_getter, serialize_if_range
+from webob.etag import IfRange, IfRangeDate, NoETag
 from webob.exc import (
     HTTPBadRequest,
     HTTPLengthRequired,
@@ -35,7 +40,7 @@ from .body import (
     parse_qs_strict,
     read_body,
 )
-from .response import Response
+from .response import Response, drop_unusable_preconditions, parse_http_date
 
 if TYPE_CHECKING:
     from .app import App
@@ -54,6 +59,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", _MULTIPART)
 _WEBOB_GET = "webob._parsed_query_vars"
 _WEBOB_POST = "webob._parsed_post_vars"
 #: a JSON escape of a UTF-16 surrogate (pairs are fine, lone ones are not)
+_COOKIE_CACHE = "webob._parsed_cookies"
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]").search
 
 
@@ -108,6 +114,49 @@ def _str_length(environ: dict[str, Any]) -> None:
     value = environ.get("CONTENT_LENGTH")
     if type(value) is int:
         environ["CONTENT_LENGTH"] = str(value)
+
+
+def _parse_if_range(value: str | None) -> IfRange | IfRangeDate:
+    """WebOb's ``IfRange.parse``; a date it cannot parse matches nothing
+    (the Range is ignored, RFC 9110 13.1.5) instead of raising ``TypeError``."""
+    if_range = IfRange.parse(value) if not (value and value.endswith(" GMT")) else None
+    if if_range is not None:
+        return if_range
+    date = parse_http_date(value)
+    return IfRangeDate(date) if date is not None else IfRange(NoETag)
+
+
+def _date_header(key: str, section: str) -> Any:
+    """A request date header as WebOb has it, ``None`` when it is no valid date."""
+    return converter(environ_getter(key, None, section), parse_http_date, serialize_date, "HTTP date")
+
+
+class _Cookies(RequestCookies):
+    """WebOb's request cookies, without those whose name or value is not UTF-8.
+
+    WebOb raises ``UnicodeDecodeError`` on the first one (a 500); a browser
+    sends every cookie of the site, also those another app set, so one bad
+    cookie is ignored as WebOb ignores a malformed one, not refused.
+    """
+
+    # NOTE: overrides WebOb's private ``_cache`` (tests/test_request_decoding.py
+    # fails loudly if WebOb renames it): the rest of RequestCookies reads it.
+    @property
+    def _cache(self) -> dict[str, str]:
+        env: dict[str, Any] = self._environ  # type: ignore[attr-defined]
+        header = env.get("HTTP_COOKIE", "")
+        cache: dict[str, str]
+        cache, cache_header = env.get(_COOKIE_CACHE, ({}, None))
+        if cache_header == header:
+            return cache
+        cache = {}
+        for name, value in webob_cookies.parse_cookie(header):  # type: ignore[attr-defined]
+            try:
+                cache[name.decode("utf-8")] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        env[_COOKIE_CACHE] = (cache, header)
+        return cache
 
 
 # NOTE: bound at import: code that rebinds ``webob.Request`` to this class
@@ -257,6 +306,46 @@ class Request(_WebObRequest):
         # NOTE: streamed from wsgi.input: large uploads spool to disk, not memory.
         stream = env.setdefault("wsgi.input", io.BytesIO())
         return parse_multipart(stream, params, length=length, max_size=limit)
+
+    # NOTE: WebOb's date headers raise on a date it cannot hold (year 10000).
+    date = _date_header("HTTP_DATE", "14.8")
+    if_modified_since = _date_header("HTTP_IF_MODIFIED_SINCE", "14.25")
+    if_unmodified_since = _date_header("HTTP_IF_UNMODIFIED_SINCE", "14.28")
+    if_range = converter(environ_getter("HTTP_IF_RANGE", None, "14.27"),
+                         _parse_if_range, serialize_if_range, "IfRange object")
+
+    @property
+    def cookies(self) -> RequestCookies:
+        """The request's cookies; one whose name or value is not UTF-8 is left out."""
+        return _Cookies(self.environ)
+
+    @cookies.setter
+    def cookies(self, value: Any) -> None:
+        self.environ.pop("HTTP_COOKIE", None)  # NOTE: as WebOb's setter
+        _Cookies(self.environ).update(value)
+
+    def _text__get(self) -> str:
+        """The body as text in the request's charset: 415 for a charset Python
+        does not know, 400 for a body that is not in it."""
+        charset = self.charset
+        if not charset:  # NOTE: as WebOb
+            raise AttributeError("You cannot access Request.text unless charset is set")
+        try:
+            text: str = self.body.decode(charset)
+        except LookupError:
+            raise HTTPUnsupportedMediaType(f"Unknown charset {charset[:40]!r}") from None
+        except UnicodeDecodeError as exc:
+            raise HTTPBadRequest(f"The body is not valid {charset[:40]} (byte {exc.start})") from None
+        return text
+
+    text = property(_text__get, _WebObRequest.text.fset, _WebObRequest.text.fdel, doc=_text__get.__doc__)
+
+    def call_application(self, application: Any, catch_exc_info: bool = False) -> Any:
+        """WebOb's, with the conditional headers WebOb cannot parse dropped
+        first (RFC 9110 says to ignore them), so ``get_response(FileApp(...))``
+        answers a bad ``If-Modified-Since`` as if it were absent."""
+        drop_unusable_preconditions(self.environ)
+        return super().call_application(application, catch_exc_info)
 
     def url_for(self, name: str, *, _query: Any = None, _absolute: bool = False, **params: Any) -> str:
         """The URL of the named route, under this request's SCRIPT_NAME.

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
 import webob
+from webob.datetime_utils import parse_date
 
 try:  # PERF: orjson, when installed, encodes several times faster
     import orjson as _orjson
@@ -35,6 +37,8 @@ __all__ = [
     "check_header",
     "check_sendable",
     "dumps",
+    "parse_http_date",
+    "drop_unusable_preconditions",
 ]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
@@ -101,6 +105,33 @@ class _HeaderList(list):
         list.__setitem__(self, index, item)
 
 
+def parse_http_date(value: str | None) -> datetime | None:
+    """WebOb's ``parse_date``, but ``None`` for a date it cannot hold, as for
+    any invalid one: ``Fri, 31 Dec 9999 23:59:60 GMT`` raises in WebOb."""
+    try:
+        return parse_date(value)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def drop_unusable_preconditions(environ: dict[str, Any]) -> None:
+    """Remove the conditional headers WebOb would raise on (a 500).
+
+    RFC 9110 (13.1.3, 13.1.4) says to ignore an ``If-Modified-Since`` or
+    ``If-Unmodified-Since`` that is no valid date, and (13.1.5) to ignore the
+    ``Range`` when ``If-Range`` is neither a valid date nor an ETag.
+    """
+    for key in ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE"):
+        if key in environ and parse_http_date(environ[key]) is None:
+            del environ[key]
+    value = environ.get("HTTP_IF_RANGE")
+    # NOTE: WebOb reads a value ending in " GMT" as a date; one it cannot
+    # parse becomes IfRangeDate(None), whose comparison raises TypeError.
+    if value and value.endswith(" GMT") and parse_http_date(value) is None:
+        del environ["HTTP_IF_RANGE"]
+        environ.pop("HTTP_RANGE", None)
+
+
 # NOTE: bound at import: code that rebinds ``webob.Response`` to this class
 # (tests, plugins) must not make the setters below call themselves.
 _WebObResponse = webob.Response
@@ -144,6 +175,11 @@ class Response(_WebObResponse):
         self.__dict__["_status"] = status_line(code)
 
     status_code = status_int = property(_WebObResponse.status_code.fget, _status_code_set)
+
+    def conditional_response_app(self, environ: Any, start_response: Any) -> Any:
+        """WebOb's, with the conditional headers it cannot parse ignored."""
+        drop_unusable_preconditions(environ)
+        return super().conditional_response_app(environ, start_response)
 
 
 # PERF: status lines are built once, not per response.
