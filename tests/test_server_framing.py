@@ -19,6 +19,8 @@ from webkit_app.server import StrictChannel, create_server, serve_paste
 
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 POST = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+POST_1_0 = b"POST /echo HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+MAX_BODY = 1000
 
 
 def echo(environ, start_response):  # noqa: ANN001, ANN201 - a WSGI app
@@ -30,7 +32,8 @@ def echo(environ, start_response):  # noqa: ANN001, ANN201 - a WSGI app
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    server = create_server(echo, host="127.0.0.1", port=0, threads=2)
+    server = create_server(echo, host="127.0.0.1", port=0, threads=2,
+                           max_request_body_size=MAX_BODY)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -49,6 +52,22 @@ REFUSED = {
         POST + b"Transfer-Encoding: chunked, chunked\r\n\r\n5\r\n0\r\n\r\n\r\n0\r\n\r\n" + SMUGGLED,
     "chunked_on_two_lines":
         POST + b"Transfer-Encoding: chunked\r\ntransfer-encoding: CHUNKED\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    # waitress ignores Transfer-Encoding in HTTP/1.0 and frames by Content-Length
+    "http_1_0_keep_alive_chunked_and_length":
+        POST_1_0 + b"Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Length: 5\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    "http_1_0_keep_alive_chunked":
+        POST_1_0 + b"Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        + SMUGGLED,
+    "http_1_0_gzip_and_length":
+        POST_1_0 + b"Connection: keep-alive\r\nTransfer-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED,
+    # waitress reads an empty Transfer-Encoding as none and frames by Content-Length
+    "empty_and_length":
+        POST + b"Transfer-Encoding:\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    "whitespace_and_length":
+        POST + b"Transfer-Encoding: \t \r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    "empty_without_length": POST + b"Transfer-Encoding:\r\n\r\n" + SMUGGLED,
 }
 
 
@@ -58,6 +77,45 @@ def test_ambiguous_framing_is_a_400_and_a_close(port: int, name: str) -> None:
     assert statuses(reply) == [400], reply[:200]
     assert reply.closed
     assert b"Transfer-Encoding" in reply  # the message says which header
+
+
+HEAD_REFUSED = {
+    # waitress joins a folded line: "Transfer-Encoding: chunked" with Content-Length
+    "folded_transfer_encoding": (POST + b"Transfer-Encoding:\r\n chunked\r\nContent-Length: 5"
+                                 b"\r\n\r\n0\r\n\r\n" + SMUGGLED, b"folding"),
+    "folded_other_field": (POST + b"X-A: a\r\n\tb\r\nContent-Length: 0\r\n\r\n", b"folding"),
+    "control_in_field": (POST + b"X-A: a\x01\r\nContent-Length: 0\r\n\r\n", b"Control"),
+    "del_in_target": (b"GET /a\x7fb HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"Control"),
+}
+
+
+@pytest.mark.parametrize("name", list(HEAD_REFUSED))
+def test_folded_lines_and_control_characters_are_a_400_and_a_close(port: int, name: str) -> None:
+    data, message = HEAD_REFUSED[name]
+    reply = exchange(port, data, timeout=5)
+    assert statuses(reply) == [400], reply[:200]
+    assert reply.closed and message in reply
+
+
+def test_expect_continue_over_the_body_limit_is_413_without_inviting_the_body(port: int) -> None:
+    data = POST + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1)
+    reply = exchange(port, data, timeout=3)
+    assert b"100 Continue" not in reply, reply[:200]
+    assert statuses(reply) == [413], reply[:200]
+    assert reply.closed and reply.elapsed < 2.0
+
+
+def test_expect_continue_within_the_limit_is_invited_and_served(port: int) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(POST + b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"abc")
+        reply = b""
+        while not reply.endswith(b"/abc") and len(reply) < 1000:
+            reply += sock.recv(1000) or b"<closed>"
+    assert statuses(reply) == [200] and reply.endswith(b"\r\n\r\n/abc"), reply
 
 
 WELL_FRAMED = {
