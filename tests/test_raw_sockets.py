@@ -85,7 +85,8 @@ GUNICORN_ONLY = {
 @pytest.fixture(scope="module", params=["gunicorn", "waitress"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     kind = request.param
-    with demo_server(tmp_path_factory.mktemp(kind), kind, MAX_BODY_SIZE=str(MAX_BODY),
+    with demo_server(tmp_path_factory.mktemp(kind), kind, app="webkit_app.demo.wsgi:application",
+                     MAX_BODY_SIZE=str(MAX_BODY),
                      WEB_CONCURRENCY="2") as running:
         running.kind = kind  # type: ignore[attr-defined]
         # NOTE: the server answers as soon as its first worker is up: wait for both.
@@ -215,6 +216,82 @@ PLUS_AND_HEX = dict([
     ("chunk_size_hex_prefix", req(CHUNKED, b"0x3\r\na=1\r\n0\r\n\r\n")),
     ("chunk_size_plus", req(CHUNKED, b"+3\r\na=1\r\n0\r\n\r\n")),
 ])
+
+
+ZERO_CHUNK = b"0\r\n\r\n"
+KEEP_ALIVE = FORM + b"Connection: keep-alive\r\n"
+# name -> (request, waitress's status, gunicorn's status): each answered once, then closed
+TRANSFER_ENCODING_EDGES = {
+    # waitress alone ignored Transfer-Encoding in HTTP/1.0 (framed by Content-Length,
+    # connection kept) and read an empty one as none (200)
+    "http_1_0_keep_alive_chunked_and_length": (req(
+        KEEP_ALIVE + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        ZERO_CHUNK + SMUGGLED, version_=b"HTTP/1.0"), 400, 400),
+    "http_1_0_keep_alive_chunked": (req(
+        KEEP_ALIVE + b"Transfer-Encoding: chunked\r\n", ZERO_CHUNK + SMUGGLED,
+        version_=b"HTTP/1.0"), 400, 400),
+    "http_1_0_chunked_and_length": (req(
+        FORM + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", ZERO_CHUNK + SMUGGLED,
+        version_=b"HTTP/1.0"), 400, 400),
+    "http_1_0_keep_alive_gzip_and_length": (req(
+        b"Connection: keep-alive\r\nTransfer-Encoding: gzip\r\nContent-Length: %d\r\n"
+        % len(SMUGGLED), SMUGGLED, version_=b"HTTP/1.0"), 400, 400),
+    "empty_and_length": (req(FORM + b"Transfer-Encoding:\r\nContent-Length: 5\r\n",
+                             ZERO_CHUNK + SMUGGLED), 400, 501),
+    "whitespace_and_length": (req(FORM + b"Transfer-Encoding:  \t \r\nContent-Length: 5\r\n",
+                                  ZERO_CHUNK + SMUGGLED), 400, 501),
+    "empty_without_length": (req(FORM + b"Transfer-Encoding:\r\n", SMUGGLED), 400, 501),
+    "only_commas_and_length": (req(FORM + b"Transfer-Encoding: , ,\r\nContent-Length: 5\r\n",
+                                   ZERO_CHUNK + SMUGGLED), 501, 501),
+    "identity_and_length": (req(FORM + b"Transfer-Encoding: identity\r\nContent-Length: 5\r\n",
+                                ZERO_CHUNK + SMUGGLED), 501, 400),
+    "identity_without_length": (req(FORM + b"Transfer-Encoding: identity\r\n", SMUGGLED),
+                                501, 400),
+    "gzip_without_length": (req(b"Transfer-Encoding: gzip\r\n", SMUGGLED), 501, 400),
+    # NOTE: gunicorn decodes the chunks and hands the app the gzip bytes as the
+    # body (it does not undo gzip); framed by chunked alone, then closed.
+    "gzip_then_chunked": (req(FORM + b"Transfer-Encoding: gzip, chunked\r\n",
+                              ZERO_CHUNK + SMUGGLED), 501, 200),
+    # waitress joined the folded line: chunked, with Content-Length
+    "folded_chunked_and_length": (req(
+        FORM + b"Transfer-Encoding:\r\n chunked\r\nContent-Length: 5\r\n",
+        ZERO_CHUNK + SMUGGLED), 400, 400),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSFER_ENCODING_EDGES))
+def test_transfer_encoding_edge_cases_are_answered_once_and_closed(
+        server: Server, name: str) -> None:
+    """What each server answers, exactly; never a second (smuggled) response,
+    never a connection kept open after a request framed two ways."""
+    data, waitress_status, gunicorn_status = TRANSFER_ENCODING_EDGES[name]
+    expected = gunicorn_status if server.kind == "gunicorn" else waitress_status  # type: ignore
+    reply = exchange(server.port, data, timeout=READ_TIMEOUT)
+    assert statuses(reply) == [expected], reply[:300]
+    assert reply.closed, f"{name}: answered and the connection was left open"
+    assert reply.count(b"\r\nConnection:") == 1, reply[:300]
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize("content_length", [MAX_BODY + 1, 10**12])
+def test_expect_continue_over_the_limit_is_413_without_100_continue(
+        server: Server, content_length: int) -> None:
+    """The client asked whether to send the body: a body the server refuses
+    must not be invited ("100 Continue") and then waited for.
+
+    NOTE: gunicorn's workers send "100 Continue" before they call the app, so
+    it is invited there, then refused by the app's limit (MAX_BODY_SIZE) at
+    once and the connection closed: the body is never read.
+    """
+    data = req(FORM + b"Expect: 100-continue\r\nContent-Length: %d\r\n" % content_length)
+    reply = exchange(server.port, data, timeout=READ_TIMEOUT)
+    if server.kind == "gunicorn":  # type: ignore[attr-defined]
+        assert statuses(reply) == [100, 413], reply[:300]
+    else:
+        assert b"100 Continue" not in reply, reply[:300]
+        assert statuses(reply) == [413], reply[:300]
+    assert reply.closed and reply.elapsed < READ_TIMEOUT, reply[:300]
+    assert_still_serving(server)
 
 
 @pytest.mark.parametrize("name", list(CONFLICTING_FRAMING))

@@ -77,6 +77,7 @@ def test_ambiguous_framing_is_a_400_and_a_close(port: int, name: str) -> None:
     assert statuses(reply) == [400], reply[:200]
     assert reply.closed
     assert b"Transfer-Encoding" in reply  # the message says which header
+    assert reply.count(b"\r\nConnection:") == 1, reply[:200]  # only "close"
 
 
 HEAD_REFUSED = {

@@ -134,6 +134,9 @@ class StrictRequestParser(HTTPRequestParser):
             # has refused (a Content-Length over max_request_body_size) and
             # wait for the body; refused, it gets its error and a close.
             self.expect_continue = False
+            # NOTE: and an HTTP/1.0 "Connection: keep-alive" would add
+            # "Connection: Keep-Alive" next to the error's "Connection: close".
+            self.headers.pop("CONNECTION", None)
         return consumed
 
 
