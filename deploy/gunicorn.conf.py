@@ -24,6 +24,7 @@ Variable                     Setting                             Default
 ``ERROR_LOG``                ``errorlog``                        ``-`` (stderr)
 ``LOG_LEVEL``                ``loglevel``                        ``info``
 ``FORWARDED_ALLOW_IPS``      ``forwarded_allow_ips``             ``127.0.0.1,::1``
+``FORWARDER_HEADERS``        ``forwarder_headers``               empty: none trusted
 ``GUNICORN_CONTROL_SOCKET``  ``control_socket`` (unset: off)     off
 ===========================  ==================================  =======================
 
@@ -108,6 +109,14 @@ limit_request_field_size = 8190
 # proxy can reach gunicorn. The client address itself (X-Forwarded-For) is the
 # app's job: webkit_app trusts it only from TRUSTED_PROXIES.
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")[1]
+# NOTE: gunicorn (>= 22) also takes the headers named in forwarder_headers
+# (its default: SCRIPT_NAME,PATH_INFO) as WSGI variables from those peers; a
+# proxy that passes a client's SCRIPT_NAME header on would let the client move
+# every link and redirect of the app under a prefix of its choice (or get a
+# 500 for a path outside it). None is trusted unless named here, for a proxy
+# that sets the header itself and drops the client's. A fixed mount prefix
+# needs no header: start gunicorn with SCRIPT_NAME=/prefix in its environment.
+forwarder_headers = os.environ.get("FORWARDER_HEADERS", "").strip()
 
 # -- logging ---------------------------------------------------------------------
 # The Apache combined format plus the response's request id (set by the
