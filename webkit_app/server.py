@@ -136,7 +136,8 @@ class StrictRequestParser(HTTPRequestParser):
             self.expect_continue = False
             # NOTE: and an HTTP/1.0 "Connection: keep-alive" would add
             # "Connection: Keep-Alive" next to the error's "Connection: close".
-            self.headers.pop("CONNECTION", None)
+            if isinstance(self.headers, dict):
+                self.headers.pop("CONNECTION", None)
         return consumed
 
 
@@ -166,6 +167,8 @@ class StrictChannel(HTTPChannel):
         if self.total_outbufs_len <= self.adj.outbuf_high_watermark:
             return
         with self.outbuf_lock:
+            # NOTE: the main loop sends while this thread waits (wait()
+            # releases the lock) and wakes it once below the high-water mark.
             queued, last_progress = self.total_outbufs_len, time.monotonic()
             while self.connected and self.total_outbufs_len > self.adj.outbuf_high_watermark:
                 self.server.pull_trigger()
