@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} HTPASSWD=$${HTPASSWD:-deploy/development.htpasswd} \
-	  $(BIN)/webkit-app serve --host $(HOST) --port $(PORT)
+	  $(BIN)/webkit-app serve webkit_app.demo.wsgi:application --host $(HOST) --port $(PORT)
 
 # Debian packages: installed only when root with apt; otherwise the tests that
 # need them skip with a reason (and CI=true turns a skip into a failure).

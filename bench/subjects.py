@@ -199,7 +199,7 @@ class NullSink(logging.StreamHandler):
 
 def access_sink() -> NullSink:
     """The access logger at INFO writing to a null sink with the production formatter (once)."""
-    from webkit_app.config import LOG_FORMAT, LogFormatter
+    from webkit_app.settings import LOG_FORMAT, LogFormatter
 
     logger = logging.getLogger(ACCESS_LOGGER)
     for handler in logger.handlers:
@@ -214,14 +214,14 @@ def access_sink() -> NullSink:
 
 def production_config(**settings: Any) -> Any:
     """The demo's production settings (debug off, a real secret)."""
-    from webkit_app import Config
+    from webkit_app.demo import Config
 
     return Config(secret_key=SECRET_KEY, debug=False, **settings)
 
 
 def build_webkit_stack() -> Callable:
     """The same ``App`` behind the demo's production middleware stack."""
-    from webkit_app.factory import wrap
+    from webkit_app.demo.factory import wrap
 
     access_sink()
     return wrap(build_webkit_app(), production_config())
@@ -244,7 +244,7 @@ def build_layers() -> dict[str, tuple[str, Callable]]:
     Each ``access_log`` writes through :func:`access_sink` (the stack's own
     sink) unless named "not written", where its logger is at WARNING.
     """
-    from webkit_app.factory import layers, wrap
+    from webkit_app.demo.factory import layers, wrap
     from webkit_app.middleware import access_log, errors, request_id, stack
 
     access_sink()

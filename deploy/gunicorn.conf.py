@@ -58,7 +58,7 @@ def _bool(name, default):
     return value.lower() in _TRUE
 
 
-wsgi_app = _env("WSGI_APP", default="webkit_app.wsgi:application")[1]
+wsgi_app = _env("WSGI_APP", default="webkit_app.demo.wsgi:application")[1]
 proc_name = "webkit_app"
 
 # -- sockets ---------------------------------------------------------------------
@@ -70,7 +70,7 @@ bind = [_env("BIND", default=f"[{_host}]:{_port}" if ":" in _host else f"{_host}
 
 # -- workers ---------------------------------------------------------------------
 # WEB_CONCURRENCY is what Heroku-style platforms and gunicorn itself read;
-# WORKERS is the app's own name for the same thing (webkit_app.config).
+# WORKERS is the app's own name for the same thing (webkit_app.demo.Config).
 workers = _int("WEB_CONCURRENCY", "WORKERS", default=2, low=1, high=1024)
 worker_class = _env("WORKER_CLASS", default="sync")[1]
 threads = _int("THREADS", default=1, low=1, high=1024)

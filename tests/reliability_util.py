@@ -247,13 +247,13 @@ class _Probe:
 
 def _build_fault_app():  # noqa: ANN202 - a WSGI app
     """The demo behind ``create_app``'s stack, plus test routes (import time: config
-    from the environment, as ``webkit_app.wsgi`` does)."""
+    from the environment, as ``webkit_app.demo.wsgi`` does)."""
     from webob.exc import HTTPBadRequest
 
     from webkit_app import json_response, stream
-    from webkit_app.config import Config, configure_logging
-    from webkit_app.demo import make_demo, make_store
-    from webkit_app.factory import wrap
+    from webkit_app.demo import Config, make_demo, make_store
+    from webkit_app.demo.factory import wrap
+    from webkit_app.settings import configure_logging
 
     config = Config.from_environ(os.environ)
     configure_logging(config)

@@ -47,9 +47,8 @@ from reliability_util import (
 from webtest.http import StopableWSGIServer
 
 from webkit_app import Response, json_response, stream
-from webkit_app.config import Config
-from webkit_app.demo import make_demo
-from webkit_app.factory import wrap
+from webkit_app.demo import Config, make_demo
+from webkit_app.demo.factory import wrap
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -368,9 +367,8 @@ def test_handler_exception_is_a_generic_500_end_to_end(server: Server, accept: s
 @pytest.mark.server
 def test_cve_2016_10516_debug_page_escapes_the_exception_end_to_end(tmp_path: Path) -> None:
     """With DEBUG on (never in production), the page shows the message escaped."""
-    from webkit_app.config import Config
-    from webkit_app.demo import make_demo
-    from webkit_app.factory import wrap
+    from webkit_app.demo import Config, make_demo
+    from webkit_app.demo.factory import wrap
 
     config = Config(debug=True, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                     files_dir=tmp_path)
@@ -661,7 +659,7 @@ def hostile_input_rows(text: str) -> dict[str, list[str]]:
 
 
 @functools.cache
-def tests_defined_in(file: str) -> tuple[frozenset[str], frozenset[str]]:
+def defined_tests_in(file: str) -> tuple[frozenset[str], frozenset[str]]:
     """A test file's top-level function names and the text of its constants
     (``str(value)``: where parametrized case ids come from)."""
     tree = ast.parse((ROOT / "tests" / file).read_text(encoding="utf-8"))
@@ -676,7 +674,7 @@ def missing_test(ref: str) -> str | None:
     if not file.startswith("test_") or not (ROOT / "tests" / file).is_file():
         return f"no file tests/{file}"
     name, _, case = name.partition("[")
-    names, constants = tests_defined_in(file)
+    names, constants = defined_tests_in(file)
     if name not in names:
         return f"no {name} in {file}"
     # NOTE: pytest joins the ids of several parameters with '-': each must be

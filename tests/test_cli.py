@@ -159,9 +159,12 @@ def test_an_error_raised_at_import_says_where(cli, module, tmp_path: Path) -> No
 
 # -- routes ------------------------------------------------------------------------------
 
+DEMO = "webkit_app.demo.wsgi:application"
+
+
 def test_routes_of_the_demo(cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBUG", "1")
-    res = cli("routes")
+    res = cli("routes", DEMO)
     assert res.status == 0, res.err
     rows = table(res.out)
     assert rows[0] == ["Name", "Methods", "Pattern", "Handler"]
@@ -272,25 +275,27 @@ def test_config_and_check_follow_a_pipeline_to_its_app_section(cli, monkeypatch,
     if ini == "production.ini":  # its secret and password file come from the environment
         monkeypatch.setenv("SECRET_KEY", SECRET)
         monkeypatch.setenv("HTPASSWD", str(ROOT / "deploy" / "development.htpasswd"))
-    res = cli("config", str(path))
+    res = cli("config", "--settings", "webkit_app.demo:Config", str(path))
     assert res.status == 0, res.err
     assert settings(res.out)["debug"] == (debug, f"file {path} webkit_app.debug")
     if ini == "development.ini":  # production.ini's filter needs its /etc password file
-        res = cli("check", f"config:{path}")
+        res = cli("check", "--settings", "webkit_app.demo:Config", f"config:{path}")
         assert res.status == 0, res.err
         assert "configuration: ok" in res.out
 
 
-@pytest.mark.parametrize(("env", "named"), [
-    ({}, "SECRET_KEY"),
-    ({"DEBUG": "1", "PORT": "abc"}, "PORT"),
-    ({"DEBUG": "maybe"}, "DEBUG"),
+@pytest.mark.parametrize(("env", "commands", "named"), [
+    pytest.param({}, (("check", DEMO),), "SECRET_KEY", id="no-secret"),
+    pytest.param({"DEBUG": "1", "PORT": "abc"}, (("config",), ("check", DEMO)), "PORT",
+                 id="bad-port"),
+    pytest.param({"DEBUG": "maybe"}, (("config",), ("check", DEMO)), "DEBUG", id="bad-debug"),
 ])
-def test_a_bad_configuration_is_one_line_and_exit_1(cli, monkeypatch, env, named) -> None:
+def test_a_bad_configuration_is_one_line_and_exit_1(cli, monkeypatch, env, commands,
+                                                    named) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for command in ("config", "check"):
-        res = cli(command)
+    for command in commands:
+        res = cli(*command, "--settings", "webkit_app.demo:Config")
         assert res.status == 1
         assert res.err.startswith("webkit-app: error: configuration: ")
         assert named in res.err and res.err.count("\n") == 1
@@ -300,10 +305,10 @@ def test_a_bad_configuration_is_one_line_and_exit_1(cli, monkeypatch, env, named
 
 def test_check_passes_for_the_demo_in_production_mode(cli, monkeypatch) -> None:
     monkeypatch.setenv("SECRET_KEY", SECRET)
-    res = cli("check")
+    res = cli("check", DEMO, "--settings", "webkit_app.demo:Config")
     assert res.status == 0, res.err
     assert "configuration: ok" in res.out
-    assert re.search(r"application: ok, webkit_app.wsgi:application \(\d+ routes\)", res.out)
+    assert re.search(r"application: ok, webkit_app.demo.wsgi:application \(\d+ routes\)", res.out)
 
 
 def test_check_reads_the_settings_of_a_pastedeploy_file(cli, module, tmp_path: Path) -> None:
@@ -359,7 +364,8 @@ def run_module(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_python_m_webkit_app_routes(tmp_path: Path) -> None:
-    proc = run_module("routes", DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    proc = run_module("routes", DEMO, DEBUG="1",
+                      DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
     assert proc.returncode == 0, proc.stderr
     assert table(proc.stdout)[0] == ["Name", "Methods", "Pattern", "Handler"]
     assert "/api/echo" in proc.stdout
@@ -387,9 +393,55 @@ def test_the_console_script_is_installed() -> None:
 
 
 def test_serve_in_production_without_a_secret_stops_with_one_line() -> None:
-    proc = run_module("serve", "--port", "1")
+    proc = run_module("serve", DEMO, "--port", "1")
     assert proc.returncode == 1
-    assert proc.stderr.startswith("webkit-app: error: importing module 'webkit_app.wsgi' "
+    assert proc.stderr.startswith("webkit-app: error: importing module 'webkit_app.demo.wsgi' "
                                   "failed: configuration: SECRET_KEY")
     assert proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+# -- the CLI as a user meets it ----------------------------------------------------------
+
+def test_routes_and_config_need_no_secret(cli, monkeypatch, module) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DEBUG", raising=False)
+    name = module(APP_SOURCE)
+    res = cli("routes", f"{name}:app")
+    assert res.status == 0, res.err
+    res = cli("routes", "--call", "webkit_app.demo:make_demo")
+    assert res.status == 0, res.err and "/api/echo" in res.out
+    res = cli("config", "--settings", "webkit_app.demo:Config")
+    assert res.status == 0, res.err
+    assert settings(res.out)["secret_key"][0] == ""
+
+
+def test_routes_of_a_factory_without_call_suggests_call(cli) -> None:
+    res = cli("routes", "webkit_app.demo:make_demo")
+    assert res.status == 1
+    assert res.err.startswith("webkit-app: error: no webkit_app.App found in "
+                              "webkit_app.demo:make_demo")
+    assert "add --call" in res.err and res.err.count("\n") == 1
+
+
+def test_an_app_is_required(cli) -> None:
+    res = cli("routes")
+    assert res.status == 2
+    assert "APP is required" in res.err and DEMO in res.err
+
+
+def test_routes_into_a_closed_pipe_prints_no_traceback(tmp_path: Path) -> None:
+    # NOTE: more than a pipe buffer (64 KiB) of rows, so the write after head exits fails
+    (tmp_path / "many_routes.py").write_text(textwrap.dedent("""
+        from webkit_app import App, text_response
+        app = App()
+        for i in range(3000):
+            app.add_route("GET", f"/a/long/path/number/{i}/x", lambda r: text_response("x"),
+                          name=f"route_{i}")
+    """))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    script = f"{sys.executable} -m webkit_app routes many_routes:app | head -2"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=tmp_path)
+    assert len(proc.stdout.splitlines()) == 2
+    assert proc.stderr == ""

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from webkit_app.config import MASK, Config, ConfigError, configure_logging
+from webkit_app.demo import Config, create_app
+from webkit_app.settings import MASK, ConfigError, configure_logging
 
 SECRET = "k7Qp2VxN9rT4mZ8wL1cY6bH3jD5fG0sA"  # 32 characters, varied
 PROD = {"SECRET_KEY": SECRET}
@@ -195,7 +196,14 @@ def test_wildcard_origin_with_credentials_is_refused():
 def test_production_refuses_a_missing_default_or_weak_secret(secret, expected):
     environ = {} if secret is None else {"SECRET_KEY": secret}
     with pytest.raises(ConfigError, match=re.escape(expected)):
-        Config.from_environ(environ)
+        Config.from_environ(environ).require_secret()
+
+
+def test_a_missing_secret_is_refused_when_serving_not_when_reading():
+    config = Config.from_environ({})  # webkit-app config and routes need no secret
+    assert config.secret_key == ""
+    with pytest.raises(ConfigError, match="SECRET_KEY is missing and DEBUG is off"):
+        create_app(config)
 
 
 def test_weak_secret_is_not_echoed_in_the_error():
@@ -371,7 +379,7 @@ def _records(times):
     ("%(asctime)s %(message)s", "%d/%b/%Y %H:%M:%S"),
 ])
 def test_log_formatter_writes_what_the_standard_formatter_writes(fmt, datefmt):
-    from webkit_app.config import LogFormatter
+    from webkit_app.settings import LogFormatter
 
     # NOTE: records within a second, across seconds, minutes and a day, and back.
     times = [1764626592.318, 1764626592.999, 1764626593.0, 1764626593.5, 1764626659.001,
@@ -384,7 +392,7 @@ def test_log_formatter_writes_what_the_standard_formatter_writes(fmt, datefmt):
 def test_log_formatter_follows_a_utc_converter():
     import time
 
-    from webkit_app.config import LogFormatter
+    from webkit_app.settings import LogFormatter
 
     class Utc(LogFormatter):
         converter = time.gmtime
@@ -401,7 +409,7 @@ def test_log_formatter_follows_a_utc_converter():
 def test_deploy_inis_name_the_log_formatter(ini):
     import configparser
 
-    from webkit_app.config import LogFormatter
+    from webkit_app.settings import LogFormatter
 
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(Path(__file__).parent.parent / "deploy" / ini)

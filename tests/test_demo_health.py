@@ -7,10 +7,9 @@ import bcrypt
 import pytest
 import webtest
 
-from webkit_app.config import Config
-from webkit_app.demo import make_demo
+from webkit_app.demo import Config, make_demo
+from webkit_app.demo.factory import create_app, wrap
 from webkit_app.demo.store import NotesStore
-from webkit_app.factory import create_app, wrap
 
 pytestmark = pytest.mark.timeout(30)
 HEALTH = "application/health+json"

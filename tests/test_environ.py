@@ -3,9 +3,9 @@
 import pytest
 import webtest
 
-from webkit_app.config import Config
+from webkit_app.demo import Config
 from webkit_app.demo.environ import is_secret_key, masked_environ
-from webkit_app.factory import create_app
+from webkit_app.demo.factory import create_app
 
 MASK = "********"
 

@@ -11,10 +11,10 @@ import pytest
 import webtest
 
 from webkit_app import App
-from webkit_app.config import Config, ConfigError
-from webkit_app.demo import make_demo
-from webkit_app.factory import create_app, layers, wrap
+from webkit_app.demo import Config, make_demo
+from webkit_app.demo.factory import create_app, layers, wrap
 from webkit_app.middleware import access_log, basic_auth, cors, errors, hash_password, request_id
+from webkit_app.settings import ConfigError
 
 pytestmark = pytest.mark.timeout(60)
 ORIGIN = "https://app.example.com"
@@ -85,7 +85,7 @@ def test_building_opens_no_database(settings):
 def test_importing_wsgi_opens_no_database(tmp_path):
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/w.sqlite3",
            "FILES_DIR": str(tmp_path)}
-    code = "import webkit_app.wsgi as w; print(callable(w.application))"
+    code = "import webkit_app.demo.wsgi as w; print(callable(w.application))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=30)
     assert out.stdout.strip() == "True", out.stderr

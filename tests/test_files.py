@@ -6,10 +6,9 @@ import os
 import pytest
 import webtest
 
-from webkit_app.config import Config
-from webkit_app.demo import make_demo
+from webkit_app.demo import Config, make_demo
+from webkit_app.demo.factory import create_app
 from webkit_app.demo.files import resolve
-from webkit_app.factory import create_app
 
 HELLO = b"Hello, downloads!\n"
 

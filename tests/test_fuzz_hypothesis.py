@@ -36,9 +36,8 @@ import webtest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webkit_app.config import Config
-from webkit_app.demo import make_demo, make_store
-from webkit_app.factory import wrap
+from webkit_app.demo import Config, make_demo, make_store
+from webkit_app.demo.factory import wrap
 from webkit_app.middleware.basic_auth import hash_password
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,7 +12,8 @@ import pytest
 import webob.dec
 import webtest
 
-from webkit_app.config import Config
+from webkit_app.demo import Config
+from webkit_app.demo.health import default_checks
 from webkit_app.health import (
     CONTENT_TYPE,
     FAIL,
@@ -21,7 +22,6 @@ from webkit_app.health import (
     HealthChecks,
     Observation,
     database_check,
-    default_checks,
     disk_check,
     live,
 )

@@ -9,8 +9,8 @@ from webob.dec import wsgify
 from webob.exc import HTTPRequestEntityTooLarge
 
 from webkit_app import App, Request
-from webkit_app.config import Config
-from webkit_app.factory import wrap
+from webkit_app.demo import Config
+from webkit_app.demo.factory import wrap
 from webkit_app.middleware import body_limit, errors, stack
 from webkit_app.middleware.body_limit import LimitedInput
 from webkit_app.response import json_response, text_response

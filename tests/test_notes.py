@@ -9,10 +9,9 @@ import threading
 import pytest
 import webtest
 
-from webkit_app.config import Config
-from webkit_app.demo import make_demo
+from webkit_app.demo import Config, make_demo
+from webkit_app.demo.factory import create_app, wrap
 from webkit_app.demo.store import NotesStore
-from webkit_app.factory import create_app, wrap
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -138,10 +137,11 @@ def test_bad_field_is_422_naming_it(testapp, body, field):
     assert testapp.get("/api/notes").json["total"] == 0
 
 
-def test_lone_surrogate_is_422_not_500(testapp):
+def test_lone_surrogate_is_400_naming_where_it_is_not_500(testapp):
     res = testapp.post("/api/notes", b'{"text": "a\\ud800b"}',
-                       content_type="application/json", status=422)
-    assert res.json["field"] == "text"
+                       content_type="application/json", status=400)
+    assert res.json["field"] == "body"
+    assert res.json["detail"] == "body: Lone surrogate \\ud800 in the JSON string at ['text']"
 
 
 def test_longest_text_is_accepted(testapp):

@@ -1,6 +1,7 @@
 """PasteDeploy: the app and filter factories, deploy/*.ini through loadapp,
 plaster, WebTest's ``config:`` and a real ``pserve`` process."""
 
+import functools
 import logging
 import os
 import sys
@@ -15,16 +16,17 @@ from serverutil import ServerProcess, free_port
 from webtest import TestApp
 
 from webkit_app import App
-from webkit_app.config import ConfigError
 from webkit_app.middleware import hash_password
 from webkit_app.paste import (
     access_log_filter,
     app_factory,
     basic_auth_filter,
     cors_filter,
+    demo_factory,
     errors_filter,
     request_id_filter,
 )
+from webkit_app.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -111,13 +113,26 @@ def test_webtest_loads_the_ini_by_config_uri():
     assert "X-Request-ID" in t.get("/").headers
 
 
-def test_app_factory_builds_the_stack_unless_middleware_is_off(tmp_path):
+@pytest.mark.parametrize("factory", [
+    pytest.param(demo_factory, id="demo"),
+    pytest.param(functools.partial(app_factory, app="kit_for_paste:app"), id="app"),
+    pytest.param(functools.partial(app_factory, app_factory="kit_for_paste:make_app"),
+                 id="app_factory"),
+])
+def test_app_factories_build_the_stack_unless_middleware_is_off(tmp_path, factory, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     settings = {"webkit_app.debug": "true"}
-    stacked = TestApp(app_factory({"here": str(tmp_path)}, **settings))
-    assert "X-Request-ID" in stacked.get("/").headers
-    bare = app_factory({"here": str(tmp_path)}, middleware="false", **settings)
+    stacked = TestApp(factory({"here": str(tmp_path)}, **settings))
+    assert "X-Request-ID" in stacked.get("/users/1").headers
+    bare = factory({"here": str(tmp_path)}, middleware="false", **settings)
     assert isinstance(bare, App)
-    assert "X-Request-ID" not in TestApp(bare).get("/").headers
+    assert "X-Request-ID" not in TestApp(bare).get("/users/1").headers
+
+
+def test_the_generic_factory_loads_an_app_by_dotted_name(tmp_path):
+    app = app_factory({"here": str(tmp_path)}, app="kit_for_paste:app", debug="true")
+    res = TestApp(app).get("/users/7")
+    assert res.json["id"] == 7 and "X-Request-ID" in res.headers
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -126,7 +141,22 @@ def test_app_factory_builds_the_stack_unless_middleware_is_off(tmp_path):
     ({"webkit_app.colour": "blue"}, "webkit_app.colour"),
     ({"middleware": "sometimes"}, "middleware = 'sometimes'"),
 ])
-def test_app_factory_names_a_bad_setting(tmp_path, settings, message):
+@pytest.mark.parametrize("factory", [demo_factory, functools.partial(
+    app_factory, app="kit_for_paste:app")], ids=["demo", "app"])
+def test_app_factories_name_a_bad_setting(tmp_path, settings, message, factory):
+    with pytest.raises(ValueError, match=message):
+        factory({"here": str(tmp_path)}, **settings)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({}, "needs one of app = mypkg.web:app"),
+    ({"app": "a:b", "app_factory": "c:d"}, "needs one of app = mypkg.web:app"),
+    ({"app": "no_such_module_xyz:app"}, "app = 'no_such_module_xyz:app': No module named"),
+    ({"app": "kit_for_paste:nothing"}, "has no attribute 'nothing'"),
+    ({"app": "kit_for_paste:NOT_AN_APP"}, "is a int, not a WSGI application"),
+    ({"app": "not a dotted name"}, "is not a dotted name"),
+])
+def test_the_generic_factory_names_a_bad_app(tmp_path, settings, message):
     with pytest.raises(ValueError, match=message):
         app_factory({"here": str(tmp_path)}, **settings)
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from webkit_app.pool import ConnectionPool, PoolClosed, PoolTimeout, sqlite_connect
+from webkit_app.demo.sqlite import sqlite_connect
+from webkit_app.pool import ConnectionPool, PoolClosed, PoolTimeout
 
 WAIT = 5.0  # the longest any test waits for another thread
 
@@ -377,7 +378,7 @@ def _count_notes(pool: ConnectionPool) -> int:
 def test_sqlite_ping_replaces_a_connection_to_a_replaced_file(tmp_path):
     import functools
 
-    from webkit_app.pool import sqlite_ping
+    from webkit_app.demo.sqlite import sqlite_ping
 
     path = str(tmp_path / "db.sqlite3")
     pool = ConnectionPool(functools.partial(sqlite_connect, path), max_size=1, ping=sqlite_ping)

@@ -16,10 +16,9 @@ import webtest
 from webtest.http import StopableWSGIServer
 
 from webkit_app import App, stream
-from webkit_app.config import Config
-from webkit_app.demo import make_demo
+from webkit_app.demo import Config, make_demo
+from webkit_app.demo.factory import wrap
 from webkit_app.demo.store import NotesStore
-from webkit_app.factory import wrap
 
 pytestmark = pytest.mark.timeout(60)
 

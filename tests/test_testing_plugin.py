@@ -1,5 +1,5 @@
-"""The pytest plugin (entry point pytest11 ``webkit_app``), run on a tiny
-project with ``pytester``: fixtures, ``--ini``, ``--live`` and ``--live-url``."""
+"""The pytest plugin (opt-in: ``pytest_plugins = ["webkit_app.testing"]``), run
+on a tiny project with ``pytester``: fixtures, ``--ini``, ``--live`` and ``--live-url``."""
 
 from pathlib import Path
 
@@ -15,21 +15,31 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_INI = ROOT / "deploy" / "development.ini"
 TIMEOUT = 120
 
+CONFTEST = '''
+import pytest
+
+pytest_plugins = ["webkit_app.testing"]
+
+@pytest.fixture
+def wsgi_app():
+    from webkit_app.examples.kit import make_kit
+    from webkit_app.middleware import request_id
+    return request_id(make_kit())
+'''
+
 PROJECT_TEST = '''
 def test_users(testapp):
     res = testapp.get("/users/7")
     assert res.json["id"] == 7
     print("SERVER=" + res.headers.get("Server", "-"))
     print("RID=" + res.headers.get("X-Request-ID", "-"))
-
-def test_settings_are_ini_style(settings):
-    assert settings["webkit_app.debug"] == "false"
 '''
 
 
 @pytest.fixture
 def project(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'notes.sqlite3'}")
+    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_project=PROJECT_TEST)
     return pytester
 
@@ -38,37 +48,68 @@ def run(pytester, *args):
     return pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", *args, timeout=TIMEOUT)
 
 
-def test_fixtures_build_the_app_with_create_app(project):
+def test_a_project_that_opts_in_tests_its_own_app(project):
     result = run(project)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*SERVER=-*", "*RID=????????????????*"])
 
 
-def test_ini_option_builds_the_app_from_a_paste_file(project):
-    result = run(project, f"--ini={DEV_INI}#demo")  # the bare App: no request id
-    result.assert_outcomes(passed=2)
+def test_without_opting_in_no_fixture_is_added(pytester):
+    pytester.makepyfile(test_project=PROJECT_TEST)
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'testapp' not found*"])
+    assert "wsgi_app" not in result.stdout.str().split("available fixtures:")[-1]
+
+
+def test_a_project_that_names_no_app_is_told_how(pytester):
+    pytester.makeconftest('pytest_plugins = ["webkit_app.testing"]\n')
+    pytester.makepyfile(test_project=PROJECT_TEST)
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*webkit_app.testing: no application to test. Define a "
+                                 "'wsgi_app' fixture in your conftest.py*--ini your.ini*"])
+
+
+def test_the_plugin_leaves_other_plugins_fixture_names_alone():
+    import webkit_app.testing as plugin
+
+    fixtures = {name for name in dir(plugin) if hasattr(getattr(plugin, name),
+                                                         "_pytestfixturefunction")
+                or type(getattr(plugin, name)).__name__ == "FixtureFunctionDefinition"}
+    assert fixtures == {"wsgi_app", "testapp", "wsgi_live_server"}
+
+
+def test_ini_option_builds_the_app_from_a_paste_file(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'notes.sqlite3'}")
+    pytester.makeconftest('pytest_plugins = ["webkit_app.testing"]\n')
+    pytester.makepyfile(test_project=PROJECT_TEST)
+    result = run(pytester, f"--ini={DEV_INI}#demo")  # the bare App: no request id
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*RID=-*"])
 
 
 def test_live_option_sends_the_same_tests_over_http(project):
     result = run(project, "--live")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*SERVER=waitress*"])
 
 
 def test_live_url_option_targets_a_running_server(project):
     with LiveServer(make_kit()) as server:
         result = run(project, f"--live-url={server.url}")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*SERVER=waitress*", "*RID=-*"])
 
 
-def test_a_project_overrides_app_and_lint_stays_on(pytester):
+def test_a_project_overrides_wsgi_app_and_lint_stays_on(pytester):
     pytester.makeconftest('''
 import pytest
 
+pytest_plugins = ["webkit_app.testing"]
+
 @pytest.fixture
-def app():
+def wsgi_app():
     def bad(environ, start_response):
         # a body without Content-Type: WebTest's lint fails the test
         start_response("200 OK", [("Content-Length", "1")])

@@ -2,14 +2,19 @@
 
 Handlers are plain functions ``handler(request) -> Response``; :class:`App`
 dispatches to them; middleware lives in :mod:`webkit_app.middleware`.
+
+This package is the toolkit: it imports WebOb, multipart and the standard
+library, nothing else. The adapters (:mod:`webkit_app.pyramid`,
+:mod:`webkit_app.paste`, :mod:`webkit_app.server`, :mod:`webkit_app.cli`,
+:mod:`webkit_app.testing`) need their extras; the reference service lives
+in :mod:`webkit_app.demo`.
 """
 
 from .app import ANY_METHOD, App, RouteInfo
 from .body import UploadedFile
-from .config import Config, ConfigError
 from .dec import wsgify
 from .health import HealthChecks
-from .pool import ConnectionPool, PoolClosed, PoolTimeout
+from .httperror import render_http_error
 from .request import Request
 from .response import (
     ClosingIterator,
@@ -28,31 +33,20 @@ __all__ = [
     "ANY_METHOD",
     "App",
     "ClosingIterator",
-    "Config",
-    "ConfigError",
-    "ConnectionPool",
     "HealthChecks",
-    "PoolClosed",
-    "PoolTimeout",
     "Request",
     "Response",
     "RouteInfo",
     "UnsafeRedirect",
     "UploadedFile",
-    "create_app",
     "html_response",
     "json_response",
     "redirect",
     "register_converter",
+    "render_http_error",
     "request_view",
     "stream",
     "text_response",
     "wsgify",
 ]
 
-
-def create_app(config=None):  # noqa: ANN001, ANN201 - typed in webkit_app.factory
-    """Build the demo application behind its middleware stack (see :mod:`webkit_app.factory`)."""
-    from .factory import create_app as _create_app
-
-    return _create_app(config)

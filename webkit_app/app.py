@@ -23,13 +23,13 @@ from webob.exc import (
     HTTPBadRequest,
     HTTPException,
     HTTPInternalServerError,
-    HTTPServiceUnavailable,
+    HTTPMethodNotAllowed,
+    HTTPNotFound,
     WSGIHTTPException,
 )
 
 from .body import DEFAULT_MAX_BODY_SIZE, declared_length
 from .httperror import handler_response, render_error, render_http_error
-from .pool import PoolTimeout
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_sendable
 from .routing import ANY_METHOD, Route, Router
@@ -43,6 +43,8 @@ log = logging.getLogger("webkit_app")
 #: an HTTP method (RFC 9110 token), as routes may name it
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+").fullmatch
 Handler = Callable[[Request], webob.Response]
+#: ``error_handler(request, exc) -> Response``
+ErrorHandler = Callable[[Request, Any], webob.Response]
 _ROUTING_ARGS = "wsgiorg.routing_args"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 
@@ -80,6 +82,7 @@ class App:
         self.request_class = request_class
         self._names: dict[str, Route] = {}
         self._mounts: list[tuple[str, WSGIApplication]] = []
+        self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
         self._started = False
 
     # -- registration (start-up time) ---------------------------------------
@@ -131,6 +134,63 @@ class App:
             return handler
 
         return register
+
+    def add_error_handler(self, exc_type: type[BaseException], handler: ErrorHandler) -> None:
+        """Answer ``exc_type`` (and its subclasses), raised by a handler, with
+        ``handler(request, exc)``, as Flask's ``errorhandler`` and Pyramid's
+        exception views do. The most specific registered class wins.
+
+        ``webob.exc`` classes work too, for raised errors and for the App's
+        own answers: ``HTTPNotFound`` renders a 404 differently,
+        ``HTTPMethodNotAllowed`` a 405 (its ``Allow`` header is set)::
+
+            app.add_error_handler(PoolTimeout, lambda request, exc: HTTPServiceUnavailable(
+                "try again", headers=[("Retry-After", str(exc.retry_after))]))
+        """
+        if self._started:
+            raise RuntimeError(f"cannot add an error handler for {exc_type!r}: "
+                               "the app has served requests")
+        if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+            raise TypeError(f"error handler: {exc_type!r} is not an exception class")
+        if not callable(handler):
+            raise TypeError(f"error handler for {exc_type.__name__}: {handler!r} is not callable")
+        self._error_handlers[exc_type] = handler
+
+    def error_handler(self, exc_type: type[BaseException]) -> Callable[[ErrorHandler], ErrorHandler]:
+        """Decorator form of :meth:`add_error_handler`::
+
+            @app.error_handler(HTTPNotFound)
+            def not_found(request, exc):
+                return html_response(f"<h1>Nothing at {escape(request.path)}</h1>", status=404)
+        """
+        def register(handler: ErrorHandler) -> ErrorHandler:
+            self.add_error_handler(exc_type, handler)
+            return handler
+
+        return register
+
+    def error_handler_for(self, exc: BaseException) -> ErrorHandler | None:
+        """The handler registered for ``exc``'s class or its nearest base, if any."""
+        if not self._error_handlers:
+            return None
+        for cls in type(exc).__mro__:
+            handler = self._error_handlers.get(cls)
+            if handler is not None:
+                return handler
+        return None
+
+    def error_response(self, exc: BaseException, environ: WSGIEnvironment) -> Any:
+        """The response for ``exc`` from its error handler, checked as a
+        handler's; ``None`` when no handler takes it. Adapters (Pyramid)
+        call this so every embedding answers alike."""
+        handler = self.error_handler_for(exc)
+        if handler is None:
+            return None
+        try:
+            resp = handler(self.request_class(environ), exc)
+        except HTTPException as raised:
+            resp = raised.wsgi_response  # type: ignore[attr-defined]
+        return _checked(resp, environ, f"error handler {_dotted(handler)}")
 
     def mount(self, prefix: str, app: WSGIApplication) -> None:
         """Delegate ``prefix`` and everything below it to another WSGI app,
@@ -185,14 +245,14 @@ class App:
         self._started = True
         try:
             resp = self._dispatch(environ)
-        except HTTPException as exc:
-            # NOTE: a WSGIHTTPException is its own wsgi_response
-            resp = handler_response(exc.wsgi_response, environ, f"raised {type(exc).__name__}")
-        except PoolTimeout as exc:
-            log.warning("%s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc)
-            resp = HTTPServiceUnavailable(  # type: ignore[assignment]
-                "No database connection is free; try again shortly",
-                headers=[("Retry-After", str(exc.retry_after))])
+        except Exception as exc:
+            resp = self.error_response(exc, environ) if self._error_handlers else None
+            if resp is None:
+                if not isinstance(exc, HTTPException):
+                    raise
+                # NOTE: a WSGIHTTPException is its own wsgi_response
+                resp = handler_response(exc.wsgi_response,  # type: ignore[attr-defined]
+                                        environ, f"raised {type(exc).__name__}")
         if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
             resp = render_http_error(resp, environ)
         return resp(environ, start_response)
@@ -240,11 +300,7 @@ class App:
         # PERF: a Response checked its status and headers as they were set.
         if resp.__class__ is Response:
             return resp
-        if isinstance(resp, webob.Response):
-            return handler_response(resp, request.environ, f"handler {route.handler_name}")
-        log.error("handler %s for %s returned %s, not a webob.Response",
-                  route.handler_name, route.pattern, type(resp).__name__)
-        return HTTPInternalServerError("The handler did not return a response")
+        return _checked(resp, request.environ, f"handler {route.handler_name}")
 
     def _check_host(self, environ: WSGIEnvironment) -> None:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
@@ -269,16 +325,30 @@ class App:
             other = path[:-1] if path.endswith("/") else path + "/"
             if self.router.match(other) is not None:
                 return _slash_redirect(environ, other)
+        detail = f"No route matches {path[:200]!r}"
+        if self._error_handlers:
+            raise HTTPNotFound(detail)  # NOTE: an error handler may answer it
         # PERF: rendered directly; a webob.exc instance costs a full Response.
-        return render_error(404, "Not Found", f"No route matches {path[:200]!r}", environ)
+        return render_error(404, "Not Found", detail, environ)
 
     def _no_method(self, environ: WSGIEnvironment, endpoint: Any) -> Any:
         method = environ["REQUEST_METHOD"]
         if method == "OPTIONS":
             return Response(status=204, headerlist=[("Allow", endpoint.allow)])
-        return render_error(405, "Method Not Allowed",
-                            f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}",
-                            environ, [("Allow", endpoint.allow)])
+        detail = f"Method {method[:20]!r} is not allowed here; use {endpoint.allow}"
+        if self._error_handlers:
+            raise HTTPMethodNotAllowed(detail, headers=[("Allow", endpoint.allow)])
+        return render_error(405, "Method Not Allowed", detail, environ,
+                            [("Allow", endpoint.allow)])
+
+
+def _checked(resp: Any, environ: WSGIEnvironment, source: str) -> Any:
+    """What a handler (or error handler) returned, checked; a 500 if it is no response."""
+    if isinstance(resp, webob.Response):
+        return handler_response(resp, environ, source)
+    log.error("%s for %s returned %s, not a webob.Response",
+              source, environ.get("PATH_INFO"), type(resp).__name__)
+    return HTTPInternalServerError("The handler did not return a response")
 
 
 def _check_mount_clash(prefix: str, app: Any, route: Route) -> None:

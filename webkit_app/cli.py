@@ -2,15 +2,18 @@
 
 An APP is ``module:attr`` (``module`` alone means ``module:application``),
 ``module:factory`` with ``--call``, or a PasteDeploy file
-``config:deploy/production.ini#main``; the default is the demo,
-``webkit_app.wsgi:application``::
+``config:deploy/production.ini#main``::
 
-    webkit-app serve                                 # the demo on waitress, 127.0.0.1:8000
+    webkit-app serve hello:app                       # waitress, 127.0.0.1:8000
     webkit-app serve hello:app --reload              # restart when a source file changes
     webkit-app serve --call myapp:create_app --server gunicorn --workers 4
-    webkit-app routes                                # name, methods, pattern, handler
+    webkit-app routes hello:app                      # name, methods, pattern, handler
     webkit-app config                                # effective settings and their sources
     webkit-app check config:deploy/production.ini    # exit status 0, or a message and 1
+
+The reference service is ``webkit_app.demo.wsgi:application``. ``serve``
+needs the ``server`` extra (waitress, hupper); PasteDeploy files need
+``paste``.
 
 Exit status: 0 on success, 1 when the app or its configuration cannot be
 loaded, 2 for bad arguments.
@@ -28,9 +31,11 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-__all__ = ["DEFAULT_APP", "CliError", "find_app", "load_app", "main"]
+__all__ = ["DEMO_APP", "CliError", "find_app", "load_app", "main"]
 
-DEFAULT_APP = "webkit_app.wsgi:application"
+#: the reference service, named in examples and ``make run``
+DEMO_APP = "webkit_app.demo.wsgi:application"
+DEFAULT_SETTINGS = "webkit_app.settings:AppSettings"
 #: Attributes followed from a middleware to the app it wraps, outermost first.
 WRAPPED_ATTRIBUTES = ("app", "application", "middleware_wraps", "__wrapped__")
 ACCESS_LOG_FORMAT = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
@@ -50,9 +55,11 @@ class UsageError(CliError):
 
 # -- loading applications --------------------------------------------------------
 
-def load_app(spec: str | None = None, call: bool = False) -> Any:
+def load_app(spec: str | None, call: bool = False) -> Any:
     """Import the WSGI app named by ``spec`` (``module:attr`` or ``config:file.ini#name``)."""
-    spec = spec or DEFAULT_APP
+    if not spec:
+        raise UsageError(f"APP is required: module:attr, --call module:factory, or "
+                         f"config:file.ini (the demo is {DEMO_APP})")
     if _is_paste(spec):
         if call:
             raise UsageError("--call needs module:factory, not a PasteDeploy file")
@@ -72,7 +79,7 @@ def _is_paste(spec: str) -> bool:
 
 
 def _load_paste(spec: str) -> Any:
-    from paste.deploy import loadapp
+    loadapp = _require("paste.deploy", "paste", "a PasteDeploy APP").loadapp
 
     uri = spec if spec.startswith(("config:", "egg:")) else "config:" + spec
     path = uri[len("config:"):].split("#", 1)[0] if uri.startswith("config:") else None
@@ -86,7 +93,7 @@ def _load_object(spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     attr = attr or "application"
     if not all(p.isidentifier() for p in module_name.split(".") + attr.split(".")):
-        raise UsageError(f"APP {spec!r} is not module:attribute (e.g. {DEFAULT_APP})")
+        raise UsageError(f"APP {spec!r} is not module:attribute (e.g. {DEMO_APP})")
     # NOTE: like waitress-serve and gunicorn, an app in the current directory
     # is importable; a console script's sys.path does not include it.
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -118,7 +125,7 @@ def _guarded(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 
 def _describe(exc: BaseException) -> str:
     """``Type: message (file:line)``, the line being where it was raised."""
-    from .config import ConfigError
+    from .settings import ConfigError
 
     if isinstance(exc, ConfigError):  # NOTE: its message already names the setting
         return f"configuration: {exc}"
@@ -144,11 +151,21 @@ def find_app(obj: Any) -> Any:
     return None
 
 
+def _require(module: str, extra: str, needed_for: str) -> Any:
+    from ._extras import MissingExtra, require
+
+    try:
+        return require(module, extra, needed_for)
+    except MissingExtra as exc:
+        raise CliError(str(exc)) from None
+
+
 def _watch(path: str | None) -> None:
     """Ask a running reloader to watch a file that is not a Python module."""
-    import hupper
-
-    if path and hupper.is_active():
+    if not path:
+        return
+    hupper = _require("hupper", "server", "--reload")
+    if hupper.is_active():
         hupper.get_reloader().watch_files([path])
 
 
@@ -156,18 +173,20 @@ def _watch(path: str | None) -> None:
 
 def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
     """Serve APP on waitress (default) or gunicorn."""
-    import hupper
-
-    if args.reload and not hupper.is_active():
+    settings = _settings(DEFAULT_SETTINGS, None)
+    if args.server == "waitress":
+        _require("waitress", "server", "webkit-app serve")
+    hupper = _require("hupper", "server", "--reload") if args.reload else None
+    if hupper is not None and not hupper.is_active():
         # NOTE: as pserve does: this process only watches files; a worker
         # process runs main() again and is restarted when a file changes.
         hupper.start_reloader("webkit_app.cli.main", worker_kwargs={"argv": args.argv},
                               verbose=1)
         return 0  # not reached: start_reloader exits
-    host = args.host or _env("HOST", "127.0.0.1")
-    port = args.port or _env_int("PORT", 8000, 1, 65535)
+    host = args.host or settings.host
+    port = args.port or settings.port
     threads = args.threads or (1 if args.server == "gunicorn" else 4)
-    workers = args.workers or _env_int(("WEB_CONCURRENCY", "WORKERS"), 2, 1, 1024)
+    workers = args.workers or settings.workers
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = load_app(args.app, args.call)
     if args.server == "gunicorn":
@@ -222,20 +241,6 @@ def _serve_gunicorn(app: Any, host: str, port: int, workers: int, threads: int) 
     Gunicorn().run()
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-def _env_int(names: str | tuple[str, ...], default: int, low: int, high: int) -> int:
-    for name in (names,) if isinstance(names, str) else names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
-                raise CliError(f"{name}={value!r}: expected a whole number from {low} to {high}")
-            return int(value)
-    return default
-
-
 # -- routes, config, check -------------------------------------------------------
 
 def cmd_routes(args: argparse.Namespace, out: IO[str]) -> int:
@@ -243,8 +248,10 @@ def cmd_routes(args: argparse.Namespace, out: IO[str]) -> int:
     obj = load_app(args.app, args.call)
     app = find_app(obj)
     if app is None:
-        raise CliError(f"no webkit_app.App found in {args.app or DEFAULT_APP} (looked through "
-                       f"the attributes {', '.join(WRAPPED_ATTRIBUTES)})")
+        hint = ("; it is callable: if it is a factory that returns the app, add --call"
+                if callable(obj) and not args.call and not _is_paste(args.app) else "")
+        raise CliError(f"no webkit_app.App found in {args.app} (looked through "
+                       f"the attributes {', '.join(WRAPPED_ATTRIBUTES)}){hint}")
     rows = [("Name", "Methods", "Pattern", "Handler")]
     rows += [(r.name or "-", ",".join(r.methods), r.pattern, r.handler) for r in app.routes]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -254,13 +261,19 @@ def cmd_routes(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def _config(ini: str | None) -> Any:
-    from .config import Config, ConfigError
+def _settings(spec: str, ini: str | None, serving: bool = False) -> Any:
+    """The settings class ``spec`` names, built from the environment (and ``ini``)."""
+    from .settings import ConfigError, Settings
 
+    cls = _load_object(spec)
+    if not (isinstance(cls, type) and issubclass(cls, Settings)):
+        raise UsageError(f"--settings {spec}: not a webkit_app.settings.Settings subclass")
     try:
-        if ini is None:
-            return Config.from_environ(os.environ)
-        return Config.from_settings(_ini_settings(ini), environ=os.environ)
+        settings = (cls.from_environ(os.environ) if ini is None
+                    else cls.from_settings(_ini_settings(ini), environ=os.environ))
+        if serving:
+            settings.require_secret()
+        return settings
     except ConfigError as exc:
         raise CliError(f"configuration: {exc}") from None
 
@@ -269,7 +282,8 @@ def _ini_settings(spec: str) -> dict[str, Any]:
     """The settings of the application section ``spec`` names, through any
     ``[pipeline:...]`` or ``filter-with`` in front of it (``appconfig`` alone
     gives a pipeline's ``[DEFAULT]`` values only)."""
-    from paste.deploy.loadwsgi import APP, loadcontext
+    loadwsgi = _require("paste.deploy.loadwsgi", "paste", "reading an ini file")
+    APP, loadcontext = loadwsgi.APP, loadwsgi.loadcontext  # noqa: N806 (PasteDeploy's name)
 
     uri = spec if spec.startswith("config:") else "config:" + spec
     context = _guarded(f"reading settings from {spec}", loadcontext, APP, uri,
@@ -283,7 +297,7 @@ def _ini_settings(spec: str) -> dict[str, Any]:
 
 def cmd_config(args: argparse.Namespace, out: IO[str]) -> int:
     """Print the effective settings, where each came from, secrets masked."""
-    config = _config(args.ini)
+    config = _settings(args.settings, args.ini)
     out.write(config.describe(f"file {args.ini}" if args.ini else "settings") + "\n")
     return 0
 
@@ -291,12 +305,12 @@ def cmd_config(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
     """Validate the configuration, then import APP."""
     ini = args.app if args.app and _is_paste(args.app) and not args.app.startswith("egg:") else None
-    _config(ini)
+    _settings(args.settings, ini, serving=True)
     out.write("configuration: ok\n")
     obj = load_app(args.app, args.call)
     app = find_app(obj)
     found = f"{len(app.routes)} routes" if app is not None else "a WSGI callable"
-    out.write(f"application: ok, {args.app or DEFAULT_APP} ({found})\n")
+    out.write(f"application: ok, {args.app} ({found})\n")
     return 0
 
 
@@ -321,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
     app_args = argparse.ArgumentParser(add_help=False)
     app_args.add_argument("app", nargs="?", metavar="APP",
-                          help=f"module:attr, or config:file.ini#name (default {DEFAULT_APP})")
+                          help=f"module:attr, or config:file.ini#name (the demo: {DEMO_APP})")
     app_args.add_argument("--call", action="store_true",
                           help="APP is a factory: call it to get the application")
     serve = sub.add_parser("serve", parents=[app_args], help="serve APP over HTTP")
@@ -337,12 +351,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(command=cmd_serve, parser=serve)
     routes = sub.add_parser("routes", parents=[app_args], help="list APP's routes")
     routes.set_defaults(command=cmd_routes, parser=routes)
-    config = sub.add_parser("config", help="show the effective settings and their sources")
+    settings_args = argparse.ArgumentParser(add_help=False)
+    settings_args.add_argument(
+        "--settings", default=DEFAULT_SETTINGS, metavar="CLASS",
+        help=f"the settings class, module:Class (default {DEFAULT_SETTINGS}; "
+             "the demo's: webkit_app.demo:Config)")
+    config = sub.add_parser("config", parents=[settings_args],
+                            help="show the effective settings and their sources")
     config.add_argument("ini", nargs="?", metavar="INI",
                         help="a PasteDeploy file whose app settings are read (the environment "
                              "wins)")
     config.set_defaults(command=cmd_config, parser=config)
-    check = sub.add_parser("check", parents=[app_args],
+    check = sub.add_parser("check", parents=[app_args, settings_args],
                            help="validate the configuration and import APP")
     check.set_defaults(command=cmd_check, parser=check)
     return parser
@@ -359,7 +379,15 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     args.argv = argv
     out = out or sys.stdout
     try:
-        return args.command(args, out)
+        status: int = args.command(args, out)
+        out.flush()  # NOTE: a closed pipe shows here, inside the try
+        return status
+    except BrokenPipeError:
+        # NOTE: `webkit-app routes | head -2`: the reader has what it wanted.
+        # Point stdout at /dev/null so the interpreter's final flush is quiet.
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except UsageError as exc:
         args.parser.print_usage(sys.stderr)
         sys.stderr.write(f"{args.parser.prog}: error: {exc}\n")

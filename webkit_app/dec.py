@@ -36,12 +36,12 @@ server (the ``errors`` middleware answers it as a logged 500).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import webob.dec
-from webob.exc import HTTPException
 
-from .httperror import handler_response
+from .httperror import call_handler
 from .request import Request
 
 __all__ = ["wsgify"]
@@ -53,8 +53,5 @@ class wsgify(webob.dec.wsgify):  # noqa: N801 (WebOb's name)
     RequestClass = Request
 
     def call_func(self, req: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            resp = super().call_func(req, *args, **kwargs)
-        except HTTPException as exc:
-            resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own
-        return handler_response(resp, req.environ, f"wsgify function {self.func!r}")
+        call = functools.partial(super().call_func, req, *args, **kwargs)
+        return call_handler(call, req.environ, f"wsgify function {self.func!r}")

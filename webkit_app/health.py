@@ -1,5 +1,11 @@
 """Health checks answering in the IETF ``application/health+json`` format.
 
+Part of the toolkit: the checks registry, the format and two generic checks
+(a database reached through any pool with ``connection(timeout=...)``, the
+free disk) serve any application. Which checks an application runs, and on
+which paths, is the application's choice: the demo wires its own in
+:mod:`webkit_app.demo.health`.
+
 ``/health/live`` says the process answers and checks nothing; ``/health/ready``
 and ``/health`` run every registered check, each with a timeout, and answer
 503 when one fails::
@@ -7,32 +13,27 @@ and ``/health`` run every registered check, each with a timeout, and answer
     checks = HealthChecks(version="1")
     checks.add("database:responseTime", database_check(pool), component_type="datastore")
     checks.add("disk:free", disk_check("/var/lib/app", 100 * 2**20), component_type="system")
-    app.route("/health/live", live)
-    app.route("/health/ready", checks.handler)
+    app.add_route("GET", "/health/live", live)
+    app.add_route("GET", "/health/ready", checks.handler)
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import webob
 
-from .pool import ConnectionPool, select_one
-
-if TYPE_CHECKING:
-    from .config import Config
-
 __all__ = ["HealthChecks", "Observation", "live", "database_check", "disk_check",
-           "default_checks", "CONTENT_TYPE", "PASS", "WARN", "FAIL"]
+           "ConnectionSource", "CONTENT_TYPE", "PASS", "WARN", "FAIL"]
 
 log = logging.getLogger("webkit_app.health")
 
@@ -225,12 +226,21 @@ def _entry(check: _Check, obs: Observation, stamp: str, ms: float | None) -> dic
 # -- built-in checks -------------------------------------------------------------
 
 
-def database_check(pool: ConnectionPool, *,
+class ConnectionSource(Protocol):
+    """What :func:`database_check` needs of a pool: a connection, waiting at
+    most ``timeout`` seconds (:class:`webkit_app.pool.ConnectionPool` has it)."""
+
+    def connection(self, timeout: float | None = None) -> AbstractContextManager[Any]: ...
+
+
+def database_check(pool: ConnectionSource, *,
                    checkout_timeout: float = 0.5) -> Callable[[], Observation]:
     """``SELECT 1`` through ``pool``, waiting at most ``checkout_timeout`` for a connection.
 
     Observes the round trip in milliseconds; an exhausted pool is a fail.
     """
+    from .pool import select_one  # NOTE: the pool module only when a database is checked
+
     def check() -> Observation:
         started = time.perf_counter()
         with pool.connection(timeout=checkout_timeout) as conn:
@@ -251,21 +261,3 @@ def disk_check(path: str, min_free_bytes: int, *,
             return Observation(WARN, free, "bytes", f"{free} bytes free, below {warn_free_bytes}")
         return Observation(PASS, free, "bytes")
     return check
-
-
-def default_checks(config: Config, pool: ConnectionPool, *,
-                   version: str | None = None) -> HealthChecks:
-    """The demo's checks: the database through ``pool`` and the disk holding it.
-
-    ::
-
-        checks = default_checks(config, pool)
-        checks.add("queue:depth", queue_check)   # more, before the first request
-    """
-    checks = HealthChecks(timeout=config.health_timeout, version=version)
-    checkout = min(0.5, config.health_timeout / 2)
-    checks.add("database:responseTime", database_check(pool, checkout_timeout=checkout),
-               component_type="datastore")
-    checks.add("disk:free", disk_check(os.path.dirname(config.database_path),
-                                       config.health_disk_min_bytes), component_type="system")
-    return checks

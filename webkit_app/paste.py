@@ -1,10 +1,14 @@
-"""PasteDeploy factories: the demo app and each middleware as a filter.
+"""PasteDeploy factories: your App, the demo, and each middleware as a filter.
 
 Declared as entry points in ``pyproject.toml``, used from an ini file::
 
-    [app:demo]
+    [app:main]
     use = egg:webkit_app
+    app = mypkg.web:app
     webkit_app.debug = false
+
+    [app:demo]
+    use = egg:webkit_app#demo
 
     [filter:cors]
     use = egg:webkit_app#cors
@@ -28,12 +32,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .settings import as_boolean, as_integer, as_items
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 __all__ = [
     "access_log_filter",
     "app_factory",
+    "demo_factory",
     "basic_auth_filter",
     "cors_filter",
     "errors_filter",
@@ -42,36 +49,77 @@ __all__ = [
 
 Filter = Callable[["WSGIApplication"], "WSGIApplication"]
 Coerce = Callable[[str, Mapping[str, str]], Any]
-_SPLIT = re.compile(r"[,\s]+")
-_TRUE = frozenset(("1", "true", "yes", "on"))
-_FALSE = frozenset(("0", "false", "no", "off"))
+_seconds = as_integer(0, 10**9)
 
 
 def app_factory(global_config: Mapping[str, str], **settings: str) -> WSGIApplication:
-    """``[app:main] use = egg:webkit_app``: the demo app from the section's settings.
+    """``[app:main] use = egg:webkit_app`` and ``app = mypkg.web:app``: your
+    application, by dotted name, behind the middleware stack the section's
+    settings ask for.
 
-    Settings are the :class:`~webkit_app.config.Config` keys, bare or
-    prefixed ``webkit_app.``; environment variables (``SECRET_KEY``,
-    ``DATABASE_URL``...) win over the ini, so secrets stay out of the file.
-    ``middleware = false`` returns the App alone, for a ``[pipeline:...]``
-    that composes the filters itself (and leaves logging to the ini's
-    ``[loggers]``); by default it is behind the stack
-    :func:`~webkit_app.factory.create_app` builds from the settings::
+    ``app`` names a WSGI application (an :class:`~webkit_app.App`, or any
+    WSGI callable); ``app_factory = mypkg.web:make_app`` names a function
+    called with the section's settings instead. The other keys are
+    :class:`~webkit_app.settings.AppSettings` (bare or prefixed
+    ``webkit_app.``), and environment variables win over them.
+    ``middleware = false`` returns the app alone, for a ``[pipeline:...]``
+    that composes the filters itself::
 
-        app = app_factory({"here": "/srv/app"}, **{"webkit_app.debug": "true"})
+        app = app_factory({"here": "/srv/app"}, app="mypkg.web:app")
     """
-    from .config import Config
-    from .demo import make_demo
-    from .factory import create_app
+    from .factory import load_object, make_app, wrap
+    from .settings import AppSettings
 
     settings = dict(settings)
+    middleware = _middleware_option(settings)
+    spec, factory_spec = settings.pop("app", None), settings.pop("app_factory", None)
+    if (spec is None) == (factory_spec is None):
+        raise ValueError("[app] needs one of app = mypkg.web:app (a WSGI application) or "
+                         "app_factory = mypkg.web:make_app (called with the settings)")
+    try:
+        target = load_object((spec or factory_spec or "").strip())
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"[app] {'app' if spec else 'app_factory'} = "
+                         f"{spec or factory_spec!r}: {exc}") from None
+    ours = {k: v for k, v in settings.items() if _is_ours(k)}
+    app = target(global_config, **settings) if factory_spec else target
+    if not callable(app):
+        raise ValueError(f"[app] app = {spec!r} is a {type(app).__name__}, not a WSGI application")
+    app_settings = AppSettings.from_settings(ours, environ=os.environ)
+    return make_app(app, app_settings) if middleware else wrap(app, app_settings, [])
+
+
+def demo_factory(global_config: Mapping[str, str], **settings: str) -> WSGIApplication:
+    """``[app:demo] use = egg:webkit_app#demo``: the reference notes service.
+
+    Settings are the demo's :class:`~webkit_app.demo.Config` keys, bare or
+    prefixed ``webkit_app.``; environment variables (``SECRET_KEY``,
+    ``DATABASE_URL``...) win over the ini, so secrets stay out of the file.
+    ``middleware = false`` returns the App alone.
+    """
+    from .demo import Config, create_app, make_demo
+
+    settings = dict(settings)
+    middleware = _middleware_option(settings)
+    config = Config.from_settings(settings, environ=os.environ)
+    config.require_secret()
+    return create_app(config) if middleware else make_demo(config)
+
+
+def _middleware_option(settings: dict[str, str]) -> bool:
     value = settings.pop("middleware", "true")
     try:
-        middleware = _boolean(value, global_config)
+        return as_boolean(value)
     except ValueError as exc:
         raise ValueError(f"[app] middleware = {value!r}: {exc}") from None
-    config = Config.from_settings(settings, environ=os.environ)
-    return create_app(config) if middleware else make_demo(config)
+
+
+def _is_ours(key: str) -> bool:
+    """Keys AppSettings reads: prefixed ones, and the bare names of its fields."""
+    from .settings import AppSettings
+
+    bare = key.removeprefix("webkit_app.")
+    return key != bare or bare in {f.name for f in AppSettings.declared()}
 
 
 # -- coercion ---------------------------------------------------------------------------
@@ -82,21 +130,18 @@ def _text(value: str, global_config: Mapping[str, str]) -> str:
 
 
 def _boolean(value: str, global_config: Mapping[str, str]) -> bool:
-    text = value.strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise ValueError("expected a boolean: true/false, on/off, yes/no or 1/0")
+    return as_boolean(value)
 
 
 def _integer(value: str, global_config: Mapping[str, str]) -> int:
-    text = value.strip()
-    if not text.isascii() or not text.isdigit():
-        raise ValueError("expected a whole number of seconds, 0 or more")
-    return int(text)
+    try:
+        return _seconds(value)
+    except ValueError:
+        raise ValueError("expected a whole number of seconds, 0 or more") from None
 
 
 def _items(value: str, global_config: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(item for item in _SPLIT.split(value) if item)
+    return as_items(value)
 
 
 def _path(value: str, global_config: Mapping[str, str]) -> str:

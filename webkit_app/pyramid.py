@@ -44,22 +44,27 @@ the largest request body the toolkit's handlers may read.
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
-from pyramid.httpexceptions import HTTPException as PyramidHTTPException
-from pyramid.wsgi import wsgiapp2
-from webob.exc import HTTPException, HTTPMethodNotAllowed, WSGIHTTPException
+from webob.exc import HTTPMethodNotAllowed, WSGIHTTPException
 
-from .config import SETTINGS_PREFIX, read_setting
-from .httperror import handler_response, render_http_error
+from ._extras import require
+from .httperror import call_handler, render_http_error
 from .request import MAX_BODY_KEY, Request
 from .response import Response
 from .routing import ANY_METHOD, Param, Route
 from .routing.converters import Converter, get_converter
 from .routing.template import shape
 from .routing.trie import allow_header
+from .settings import SETTINGS_PREFIX, AppSettings
+
+# NOTE: this adapter is Pyramid's: without the extra, one line says how to get it.
+PyramidHTTPException = require("pyramid.httpexceptions", "pyramid",
+                               "webkit_app.pyramid").HTTPException
+wsgiapp2 = require("pyramid.wsgi", "pyramid", "webkit_app.pyramid").wsgiapp2
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -196,12 +201,13 @@ def _bridge_class(cls: type[Request]) -> type[Request]:
 class _Registration:
     """What one :func:`add_webkit_routes` call shares with its views."""
 
-    __slots__ = ("names", "request_class", "max_body_size")
+    __slots__ = ("names", "request_class", "max_body_size", "error_response")
 
-    def __init__(self, request_class: type[Request], max_body_size: int) -> None:
+    def __init__(self, app: App, max_body_size: int) -> None:
         self.names: dict[str, tuple[str, Route]] = {}
-        self.request_class = _bridge_class(request_class)
+        self.request_class = _bridge_class(app.request_class)
         self.max_body_size = max_body_size
+        self.error_response = app.error_response
 
 
 def add_webkit_routes(config: Configurator, app: App, prefix: str = "", *,
@@ -221,8 +227,8 @@ def add_webkit_routes(config: Configurator, app: App, prefix: str = "", *,
     # NOTE: only webkit_app.* keys are ours, read and checked as Config reads them
     # ("10MiB"; a misspelt key is an error); the App's own limit when unset.
     ours = {k: v for k, v in settings.items() if k.startswith(SETTINGS_PREFIX)}
-    max_body = read_setting(ours, "max_body_size", default=app.max_body_size)
-    reg = _Registration(app.request_class, max_body)
+    max_body = AppSettings.read(ours, "max_body_size", default=app.max_body_size)
+    reg = _Registration(app, max_body)
     # NOTE: the dispatcher tries mounts first; Pyramid tries routes in order.
     for mount_prefix, sub_app in app.mounts:
         _add_mount(config, prefix.rstrip("/") + mount_prefix, sub_app, name_prefix)
@@ -296,11 +302,9 @@ def _handler_view(reg: _Registration, route: Route,
         env[MAX_BODY_KEY] = reg.max_body_size
         env[_PYRAMID_REQUEST_KEY] = request
         env[_NAMES_KEY] = reg.names
-        try:
-            resp = handler(request_class(env))
-        except HTTPException as exc:
-            resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own
-        return handler_response(resp, env, f"handler {route.handler_name}")
+        return call_handler(functools.partial(handler, request_class(env)), env,
+                            f"handler {route.handler_name}",
+                            functools.partial(reg.error_response, environ=env))
 
     # NOTE: proutes and pviews show the handler, not this wrapper.
     view.__module__ = getattr(handler, "__module__", None) or __name__

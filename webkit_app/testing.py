@@ -1,28 +1,42 @@
-"""A pytest plugin for projects built with webkit_app (entry point ``pytest11``).
+"""A pytest plugin for projects built with webkit_app: opt in from your conftest.py.
 
-Fixtures: ``settings`` (a dict of ini-style settings, override it in your
-conftest), ``app`` (the WSGI app under test), ``testapp`` (a
-``webtest.TestApp`` with lint on), ``live_server`` (``app`` served over real
-HTTP on loopback)::
+Nothing is registered until a project asks for it, so installing webkit_app
+adds no fixture to any other test suite::
 
+    # conftest.py
+    import pytest
+
+    pytest_plugins = ["webkit_app.testing"]
+
+    @pytest.fixture
+    def wsgi_app():
+        from mypkg.web import app
+        return app
+
+    # test_home.py
     def test_home(testapp):
         assert testapp.get("/").status_int == 200
+
+Fixtures: ``wsgi_app`` (the WSGI app under test: define it, or pass
+``--ini``; without either a test that needs it fails with a message saying
+so), ``testapp`` (a ``webtest.TestApp`` with lint on) and
+``wsgi_live_server`` (``wsgi_app`` served over real HTTP on loopback; its
+``url``). The names leave ``app``, ``client`` and ``live_server`` to
+pytest-flask, pytest-django and pytest-localserver.
 
 Command-line options point the same tests at other targets:
 
 ``--ini deploy/development.ini[#name]``
-    build ``app`` from a PasteDeploy file (``paste.deploy.loadapp``)
-    instead of ``create_app(Config.from_settings(settings))``.
+    build ``wsgi_app`` from a PasteDeploy file (``paste.deploy.loadapp``).
 ``--live``
-    serve ``app`` with waitress on loopback and send ``testapp``'s requests
-    over HTTP to it.
+    serve ``wsgi_app`` with waitress on loopback and send ``testapp``'s
+    requests over HTTP to it.
 ``--live-url http://127.0.0.1:6543[/prefix]``
     send ``testapp``'s requests to a server that is already running.
 
 Over HTTP, ``testapp`` keeps WebTest's whole API (``get``, ``post_json``,
 ``status=``, cookies, ``.json``), but ``extra_environ`` values other than
-headers do not reach the server and the path must be valid UTF-8. Override
-``app`` in a project's conftest to test its own application.
+headers do not reach the server and the path must be valid UTF-8.
 """
 
 from __future__ import annotations
@@ -35,18 +49,19 @@ from urllib.parse import urlsplit
 import pytest
 from webob.client import send_request_app
 
+from ._extras import require
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = [
     "HTTPForwarder",
     "LiveServer",
-    "app",
-    "live_server",
     "live_testapp",
     "load_ini",
-    "settings",
     "testapp",
+    "wsgi_app",
+    "wsgi_live_server",
 ]
 
 LIVE_TIMEOUT = 30.0
@@ -67,7 +82,7 @@ def load_ini(spec: str, relative_to: str | os.PathLike[str] = ".") -> WSGIApplic
 
         app = load_ini("deploy/development.ini")
     """
-    from paste.deploy import loadapp
+    loadapp = require("paste.deploy", "paste", "load_ini").loadapp
 
     path, _, name = str(spec).partition("#")
     uri = "config:" + os.path.abspath(os.path.join(relative_to, path))
@@ -108,8 +123,7 @@ def live_testapp(url: str, **kwargs: Any) -> Any:
 
         res = live_testapp("http://127.0.0.1:6543").get("/health/live")
     """
-    import webtest
-
+    webtest = require("webtest", "testing", "live_testapp")
     kwargs.setdefault("lint", True)
     return webtest.TestApp(HTTPForwarder(url), **kwargs)
 
@@ -127,7 +141,7 @@ class LiveServer:
         self.url = ""
 
     def start(self) -> LiveServer:
-        from webtest.http import StopableWSGIServer
+        StopableWSGIServer = require("webtest.http", "testing", "LiveServer").StopableWSGIServer
 
         # NOTE: port 0 lets the kernel pick: no bind on all interfaces, no race.
         self.server = StopableWSGIServer.create(self.app, host=self.host, port=0,
@@ -149,45 +163,33 @@ class LiveServer:
 
 
 @pytest.fixture
-def settings(tmp_path: Any) -> dict[str, str]:
-    """Settings for a test app: production mode, a test secret, a temp database."""
-    return {
-        "webkit_app.debug": "false",
-        "webkit_app.secret_key": "test-secret-key-" + "x" * 32,
-        "webkit_app.database_url": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-        "webkit_app.files_dir": str(tmp_path / "files"),
-    }
+def wsgi_app(request: pytest.FixtureRequest) -> Any:
+    """The WSGI application under test: from ``--ini``, or defined by the project.
 
-
-@pytest.fixture
-def app(request: pytest.FixtureRequest, settings: dict[str, str]) -> Any:
-    """The WSGI application under test: from ``--ini``, else built by
-    ``create_app`` from ``settings``."""
+    Override it in your conftest.py (``@pytest.fixture def wsgi_app(): ...``).
+    """
     ini = request.config.getoption("ini", None)
     if ini:
         return load_ini(ini, request.config.invocation_params.dir)
-    from .config import Config
-    from .factory import create_app
-
-    return create_app(Config.from_settings(settings))
+    pytest.fail("webkit_app.testing: no application to test. Define a 'wsgi_app' fixture in "
+                "your conftest.py that returns it, or run pytest --ini your.ini", pytrace=False)
 
 
 @pytest.fixture
-def live_server(app: Any) -> Iterator[LiveServer]:
-    """``app`` served over HTTP on loopback for the test; ``live_server.url``."""
-    with LiveServer(app) as server:
+def wsgi_live_server(wsgi_app: Any) -> Iterator[LiveServer]:
+    """``wsgi_app`` served over HTTP on loopback for the test; ``wsgi_live_server.url``."""
+    with LiveServer(wsgi_app) as server:
         yield server
 
 
 @pytest.fixture
-def testapp(request: pytest.FixtureRequest, app: Any) -> Any:
-    """A ``webtest.TestApp`` (lint on) around ``app``, or a live server with
+def testapp(request: pytest.FixtureRequest, wsgi_app: Any) -> Any:
+    """A ``webtest.TestApp`` (lint on) around ``wsgi_app``, or a live server with
     ``--live`` / ``--live-url``."""
-    import webtest
-
     url = request.config.getoption("live_url", None)
     if url:
         return live_testapp(url)
     if request.config.getoption("live", False):
-        return live_testapp(request.getfixturevalue("live_server").url)
-    return webtest.TestApp(app, lint=True)
+        return live_testapp(request.getfixturevalue("wsgi_live_server").url)
+    webtest = require("webtest", "testing", "the testapp fixture")
+    return webtest.TestApp(wsgi_app, lint=True)

@@ -1,7 +1,7 @@
 """mod_wsgi entry point for webkit_app (``WSGIScriptAlias`` or ``mod_wsgi-express``).
 
 mod_wsgi does not pass Apache's ``SetEnv`` to ``os.environ``, where
-:class:`webkit_app.config.Config` reads its settings. They come from the
+:class:`webkit_app.demo.Config` reads its settings. They come from the
 environment Apache starts with (``/etc/apache2/envvars``, a systemd
 ``Environment=``) or, when present, from an env file of ``NAME=value`` lines
 (``#`` comments allowed): ``$WEBKIT_APP_ENV_FILE``, else
@@ -34,4 +34,4 @@ if os.path.isfile(_env_file):
 
 # NOTE: imported after the environment is complete: the app reads its
 # configuration once, at import.
-from webkit_app.wsgi import application  # noqa: E402, F401
+from webkit_app.demo.wsgi import application  # noqa: E402, F401

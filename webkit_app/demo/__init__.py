@@ -1,72 +1,19 @@
-"""The demo application: the guide's examples and the production pieces as endpoints.
+"""The reference service: a notes API built on the toolkit's public API only.
 
-``make_demo(config)`` returns a plain :class:`~webkit_app.App` (routes only);
-:func:`webkit_app.create_app` wraps it in the middleware stack. Building it
-opens nothing: the notes store's pool connects, and creates its schema, on
-the first request of each process::
+It shows the toolkit in production shape: settings (:mod:`.config`), the
+factory that wraps the App in the middleware stack (:mod:`.factory`), the WSGI
+entry point for servers (:mod:`.wsgi`), a SQLite store behind the connection
+pool (:mod:`.store`), health checks, downloads, an admin page and a debug
+environ page. Nothing in the toolkit imports it::
 
-    app = make_demo(Config.from_environ(os.environ))
-    app = make_demo(config, store=NotesStore(path))   # tests: inspect the store
-    app = make_demo(config, health_checks={"queue:depth": queue_depth})
+    from webkit_app.demo import Config, create_app, make_demo
+
+    application = create_app()                    # Config.from_environ(os.environ)
+    app = make_demo(Config(debug=True))           # the App alone, for tests
 """
 
-from __future__ import annotations
+from .app import make_demo, make_store
+from .config import Config
+from .factory import create_app, wrap
 
-from collections.abc import Callable, Mapping
-from importlib import metadata
-from typing import Any
-
-from ..app import App
-from . import views
-from .admin import AdminViews
-from .environ import show_environ
-from .files import Downloads
-from .health import register_health
-from .notes import NotesAPI
-from .store import NotesStore
-
-__all__ = ["make_demo", "make_store"]
-
-
-def _version() -> str | None:
-    try:
-        return metadata.version("webkit_app")
-    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
-        return None
-
-
-def make_store(config: Any) -> NotesStore:
-    """The notes store ``config`` describes (nothing is opened yet)."""
-    return NotesStore(config.database_path, pool_size=config.pool_size,
-                      pool_timeout=config.pool_timeout)
-
-
-def make_demo(config: Any = None, *, store: NotesStore | None = None,
-              health_checks: Mapping[str, Callable[[], Any]] | None = None) -> App:
-    """Build the demo :class:`App` (routes only, no middleware).
-
-    Without a ``config`` only the stateless endpoints are registered. With
-    one: the notes API, the health checks (the database, the disk, and
-    ``health_checks``, ``{"component:measurement": check}``), ``/download``,
-    ``/admin`` when Basic-auth users are configured, ``/environ`` when
-    ``debug`` is on.
-    """
-    if config is None:
-        app = App()
-        views.register(app)
-        return app
-    app = App(max_body_size=config.max_body_size, allowed_hosts=config.allowed_hosts or None)
-    views.register(app)
-    store = store if store is not None else make_store(config)
-    NotesAPI(store).register(app)
-    checks = register_health(app, config, store.pool, version=_version())
-    for name, check in (health_checks or {}).items():
-        checks.add(name, check)
-    app.add_route("GET", "/download/{name:path}", Downloads(str(config.files_dir)).download,
-                  name="download")
-    if config.htpasswd:
-        AdminViews(store.pool).register(app)
-    if config.debug:
-        # NOTE: not registered at all otherwise, so production answers 404.
-        app.add_route("GET", "/environ", show_environ, name="environ")
-    return app
+__all__ = ["Config", "create_app", "make_demo", "make_store", "wrap"]

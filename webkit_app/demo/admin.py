@@ -15,9 +15,7 @@ from typing import Any
 
 from webob.exc import HTTPForbidden
 
-from ..app import App
-from ..request import Request
-from ..response import Response, html_response, json_response
+from webkit_app import App, Request, Response, html_response, json_response
 
 __all__ = ["AdminViews"]
 

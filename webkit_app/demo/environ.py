@@ -17,10 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..middleware._wsgi import MASK, SECRET_WORDS, mask_params
-from ..request import Request
-from ..response import Response, html_response
-from ..views import SECRET_HEADERS
+from webkit_app import Request, Response, html_response
+from webkit_app.middleware import MASK, SECRET_WORDS, mask_params
+from webkit_app.views import SECRET_HEADERS
 
 __all__ = ["show_environ", "masked_environ", "is_secret_key"]
 

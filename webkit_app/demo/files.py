@@ -23,8 +23,7 @@ from urllib.parse import quote
 from webob.exc import HTTPNotFound
 from webob.static import FileApp
 
-from ..request import Request
-from ..response import Response
+from webkit_app import Request, Response
 
 __all__ = ["Downloads", "resolve"]
 

@@ -16,16 +16,35 @@ are outside ``/admin``, so Basic auth never applies to them::
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ..app import App
-from ..health import HealthChecks, default_checks, live
-from ..pool import ConnectionPool
+from webkit_app import App, HealthChecks
+from webkit_app.health import database_check, disk_check, live
+from webkit_app.pool import ConnectionPool
 
-__all__ = ["register_health", "HEALTH_PATHS"]
+__all__ = ["register_health", "default_checks", "HEALTH_PATHS"]
 
 #: the paths registered here (left out of the access log when configured)
 HEALTH_PATHS = ("/health", "/health/live", "/health/ready")
+
+
+def default_checks(config: Any, pool: ConnectionPool, *,
+                   version: str | None = None) -> HealthChecks:
+    """The demo's checks: the database through ``pool`` and the disk holding it.
+
+    ::
+
+        checks = default_checks(config, pool)
+        checks.add("queue:depth", queue_check)   # more, before the first request
+    """
+    checks = HealthChecks(timeout=config.health_timeout, version=version)
+    checkout = min(0.5, config.health_timeout / 2)
+    checks.add("database:responseTime", database_check(pool, checkout_timeout=checkout),
+               component_type="datastore")
+    checks.add("disk:free", disk_check(os.path.dirname(config.database_path),
+                                       config.health_disk_min_bytes), component_type="system")
+    return checks
 
 
 def register_health(app: App, config: Any, pool: ConnectionPool,

@@ -28,10 +28,9 @@ from webob.exc import (
     status_map,
 )
 
-from ..app import App
-from ..httperror import render_http_error
-from ..request import Request
-from ..response import Response, dumps, json_response, stream
+from webkit_app import App, Request, Response, json_response, render_http_error, stream
+from webkit_app.response import dumps
+
 from .store import Note, NotesStore
 
 __all__ = ["NotesAPI", "Invalid", "MAX_TEXT", "MAX_BODY", "MAX_LIMIT", "DEFAULT_LIMIT"]

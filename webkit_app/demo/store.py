@@ -27,7 +27,9 @@ from typing import Any
 
 from webob.exc import HTTPServiceUnavailable
 
-from ..pool import ConnectionPool, PoolTimeout, SQLiteConnection, sqlite_connect, sqlite_ping
+from webkit_app.pool import ConnectionPool
+
+from .sqlite import SQLiteConnection, sqlite_connect, sqlite_ping
 
 __all__ = ["NotesStore", "SCHEMA", "RETRY_AFTER"]
 
@@ -87,10 +89,6 @@ class NotesStore:
                 if self._schema_pid != os.getpid():
                     self._create_schema(conn)
                 yield conn
-        except PoolTimeout as exc:
-            log.warning("notes store: %s", exc)
-            raise unavailable("The database is busy; try again shortly",
-                              exc.retry_after) from None
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, _BUGS):
                 raise

@@ -6,10 +6,8 @@ from collections.abc import Iterator
 
 from webob.exc import HTTPBadRequest, HTTPForbidden
 
-from ..app import ANY_METHOD, App
-from ..request import Request
-from ..response import Response, html_response, json_response, stream
-from ..views import request_view
+from webkit_app import ANY_METHOD, App, Request, Response, html_response, json_response, stream
+from webkit_app.views import request_view
 
 STREAM_LINES = 1000
 #: the echo's methods by name (listed in Allow); every other one but OPTIONS

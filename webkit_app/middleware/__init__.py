@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
+from ..settings import MASK
+from ._wsgi import SECRET_WORDS, mask_params
 from .access_log import AccessLog, access_log
-from .basic_auth import BasicAuth, basic_auth, hash_password
+from .basic_auth import BasicAuth, basic_auth, hash_password, load_htpasswd
 from .body_limit import BodyLimit, body_limit
 from .cors import CORS, cors
 from .errors import ErrorMiddleware, errors
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CORS",
     "ENVIRON_KEY",
+    "MASK",
+    "SECRET_WORDS",
     "AccessLog",
     "BasicAuth",
     "BodyLimit",
@@ -49,6 +53,8 @@ __all__ = [
     "errors",
     "get_request_id",
     "hash_password",
+    "load_htpasswd",
+    "mask_params",
     "request_id",
     "stack",
 ]

@@ -1,14 +1,24 @@
 """Typed settings, read once at start-up from the environment or ini settings.
 
-Every setting has an environment variable (``PORT``) and an ini key (``port``,
-optionally prefixed ``webkit_app.``). Values are checked when the
-:class:`Config` is built; a bad one raises :class:`ConfigError` naming the
-variable, the value and what is expected, so a misconfigured server refuses
-to start instead of failing on the first request::
+The toolkit's layer, not the demo's: any application (and the adapters: the
+CLI, the PasteDeploy factory, the Pyramid add-on) reads its settings the same
+way, so the checks live here once and carry no knowledge of the reference
+service. :class:`AppSettings` holds what the toolkit itself uses (server,
+logging, the middleware stack); an application subclasses it and declares
+its own fields with :func:`setting`::
 
-    config = Config.from_environ(os.environ)
-    config = Config.from_settings(settings, environ=os.environ)  # environment wins
-    configure_logging(config)
+    @dataclass(frozen=True)
+    class MySettings(AppSettings):
+        database_url: str = setting("sqlite:///app.db", as_text, "DATABASE_URL")
+
+    settings = MySettings.from_environ(os.environ)
+    settings = MySettings.from_settings(ini_settings, environ=os.environ)  # environment wins
+
+Every setting has an environment variable (``PORT``) and an ini key (``port``,
+optionally prefixed ``webkit_app.``). Values are checked when the settings are
+built; a bad one raises :class:`ConfigError` naming the variable, the value
+and what is expected, so a misconfigured server refuses to start instead of
+failing on the first request.
 """
 
 from __future__ import annotations
@@ -21,13 +31,35 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, Self
 
-__all__ = ["Config", "ConfigError", "LogFormatter", "configure_logging", "read_setting",
-           "SETTINGS_PREFIX", "MASK"]
+__all__ = [
+    "MASK",
+    "SETTINGS_PREFIX",
+    "AppSettings",
+    "ConfigError",
+    "LogFormatter",
+    "Settings",
+    "as_bind_host",
+    "as_boolean",
+    "as_directory",
+    "as_host_names",
+    "as_integer",
+    "as_items",
+    "as_log_level",
+    "as_networks",
+    "as_optional_file",
+    "as_origins",
+    "as_seconds",
+    "as_size",
+    "as_text",
+    "as_user_names",
+    "configure_logging",
+    "setting",
+]
 
 SETTINGS_PREFIX = "webkit_app."
 ENVIRONMENT, SETTINGS, DEFAULT = "environment", "settings", "default"
@@ -50,7 +82,6 @@ class ConfigError(ValueError):
 
 Coerce = Callable[[Any], Any]
 MIB = 1024 * 1024
-SQLITE_PREFIX = "sqlite:///"
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off"))
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -72,7 +103,7 @@ def _printable(value: Any) -> Any:
     return value[:200] if isinstance(value, str) else value
 
 
-def _as_boolean(value: Any) -> bool:
+def as_boolean(value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     if isinstance(value, bool):
@@ -80,7 +111,7 @@ def _as_boolean(value: Any) -> bool:
     raise ValueError("expected a boolean: 1/0, true/false, yes/no or on/off")
 
 
-def _as_integer(lo: int, hi: int) -> Coerce:
+def as_integer(lo: int, hi: int) -> Coerce:
     def coerce(value: Any) -> int:
         if isinstance(value, str):  # NOTE: int() would also take '+3', '1_0', '٣'
             value = value.strip()
@@ -91,7 +122,7 @@ def _as_integer(lo: int, hi: int) -> Coerce:
     return coerce
 
 
-def _as_seconds(hi: float) -> Coerce:
+def as_seconds(hi: float) -> Coerce:
     def coerce(value: Any) -> float:
         if isinstance(value, str):
             value = float(value.strip()) if _DECIMAL(value.strip()) else None
@@ -101,7 +132,7 @@ def _as_seconds(hi: float) -> Coerce:
     return coerce
 
 
-def _as_size(lo: int) -> Coerce:
+def as_size(lo: int) -> Coerce:
     def coerce(value: Any) -> int:
         if isinstance(value, str):
             m = _SIZE(value.strip().lower())
@@ -123,39 +154,27 @@ def _matching(test: Callable[[str], Any], expected: str,
     return coerce
 
 
-_as_log_level = _matching(_LEVELS.__contains__, f"expected one of {', '.join(_LEVELS)}",
+as_log_level = _matching(_LEVELS.__contains__, f"expected one of {', '.join(_LEVELS)}",
                           lambda v: v.strip().upper())
-_as_text = _matching(str.isprintable, "expected printable text", str)
-_as_bind_host = _matching(_BIND, "expected an address to listen on, like 127.0.0.1, 0.0.0.0 or ::")
+as_text = _matching(str.isprintable, "expected printable text", str)
+as_bind_host = _matching(_BIND, "expected an address to listen on, like 127.0.0.1, 0.0.0.0 or ::")
 
 
-def _as_database_url(value: Any) -> str:
-    path = value[len(SQLITE_PREFIX):] if isinstance(value, str) else ""
-    if not isinstance(value, str) or not value.startswith(SQLITE_PREFIX) or not path \
-            or path == ":memory:" or "?" in path or not path.isprintable():
-        raise ValueError("expected sqlite:///relative/path or sqlite:////absolute/path "
-                         "(a file: an in-memory database is not shared by pool connections)")
-    path = os.path.abspath(path)
-    if not os.path.isdir(os.path.dirname(path)) or os.path.isdir(path):
-        raise ValueError(f"expected a database file in an existing folder ({path})")
-    return SQLITE_PREFIX + path
-
-
-def _as_optional_file(value: Any) -> Path | None:
+def as_optional_file(value: Any) -> Path | None:
     path = Path(os.path.abspath(value)) if isinstance(value, str | Path) else None
     if value is not None and (path is None or not path.is_file()):
         raise ValueError(f"expected an existing file ({path} is not one)")
     return path
 
 
-def _as_directory(value: Any) -> Path:
+def as_directory(value: Any) -> Path:
     path = Path(os.path.abspath(value)) if isinstance(value, str | Path) else None
     if path is None or (path.exists() and not path.is_dir()):  # NOTE: missing: 404s
         raise ValueError("expected a folder")
     return path
 
 
-def _as_items(value: Any) -> tuple[str, ...]:
+def as_items(value: Any) -> tuple[str, ...]:
     """Split ``'a, b c'`` on commas and whitespace; tuples and lists pass."""
     if isinstance(value, str):
         return tuple(v for v in re.split(r"[\s,]+", value.strip()) if v)
@@ -166,7 +185,7 @@ def _as_items(value: Any) -> tuple[str, ...]:
 
 def _each(check: Callable[[str], bool], expected: str, lower: bool = False) -> Coerce:
     def coerce(value: Any) -> tuple[str, ...]:
-        values = _as_items(value)
+        values = as_items(value)
         values = tuple(v.lower() for v in values) if lower and isinstance(value, str) else values
         bad = [v for v in values if not check(v)]
         if bad:
@@ -183,119 +202,81 @@ def _is_network(value: str) -> bool:
     return True
 
 
-_as_host_names = _each(lambda v: bool(_HOST(v)), "host names without port, like example.com",
+as_host_names = _each(lambda v: bool(_HOST(v)), "host names without port, like example.com",
                        lower=True)
 _origin_list = _each(lambda v: v in ("*", "null") or bool(_ORIGIN(v)),
                      "exact origins like https://app.example.com: lower-case scheme and "
                      "host, optional port, no path or trailing slash")
 
 
-def _as_origins(value: Any) -> tuple[str, ...]:
+def as_origins(value: Any) -> tuple[str, ...]:
     values = _origin_list(value)
     if "*" in values and len(values) > 1:
         raise ValueError("expected either '*' alone or a list of origins")
     return values
 
 
-_as_networks = _each(_is_network, "IP addresses or networks, like 10.0.0.1 or 10.0.0.0/8")
-_as_user_names = _each(lambda v: bool(_USER(v)), "user names (no spaces or colons)")
+as_networks = _each(_is_network, "IP addresses or networks, like 10.0.0.1 or 10.0.0.0/8")
+as_user_names = _each(lambda v: bool(_USER(v)), "user names (no spaces or colons)")
 
 
 def setting(default: Any, coerce: Coerce, env: str, *aliases: str, doc: str = "",
             keys: tuple[str, ...] = (), secret: bool = False, factory: Any = None) -> Any:
-    """Declare a :class:`Config` field with its variable names and its check."""
+    """Declare a :class:`Settings` field: its default, its check, its variable names::
+
+        port: int = setting(8000, as_integer(1, 65535), "PORT", doc="TCP port")
+    """
     meta = {"coerce": coerce, "env": (env, *aliases), "keys": keys, "doc": doc, "secret": secret}
     if factory is not None:
         return field(default_factory=factory, metadata=meta, repr=not secret)
     return field(default=default, metadata=meta, repr=not secret)
 
 
-def _default_database() -> str:
-    return SQLITE_PREFIX + os.path.abspath("webkit_app.sqlite3")
-
-
-def _default_files_dir() -> Path:
-    return Path(os.path.abspath("files"))
-
-
-@dataclass(frozen=True)
-class Config:
-    """The application's settings: frozen, typed, checked when built.
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Frozen, typed settings, checked when built; subclass it and declare
+    fields with :func:`setting` (see the module's docstring).
 
     ::
 
-        config = Config.from_environ({"PORT": "8080", "DEBUG": "1"})
-        config.port                 # 8080
-        config.sources["port"]      # 'environment'
-        print(config.describe())    # every setting, secrets masked
-
-    Built directly, values are checked the same way:
-    ``Config(debug=True, port=8080)``.
+        settings = AppSettings.from_environ({"PORT": "8080", "DEBUG": "1"})
+        settings.port                 # 8080
+        settings.sources["port"]      # 'environment'
+        print(settings.describe())    # every setting, secrets masked
     """
 
-    debug: bool = setting(False, _as_boolean, "DEBUG", doc="debug pages, /environ; no secret")
-    host: str = setting("127.0.0.1", _as_bind_host, "HOST", doc="address to listen on")
-    port: int = setting(8000, _as_integer(1, 65535), "PORT", doc="TCP port to listen on")
-    workers: int = setting(2, _as_integer(1, 1024), "WEB_CONCURRENCY", "WORKERS",
-                           doc="worker processes")
-    log_level: str = setting("INFO", _as_log_level, "LOG_LEVEL", doc="level of the app loggers")
-    log_health_checks: bool = setting(True, _as_boolean, "LOG_HEALTH_CHECKS",
-                                      doc="access-log /health requests")
-    database_url: str = setting(None, _as_database_url, "DATABASE_URL", factory=_default_database,
-                                doc="sqlite:///relative or sqlite:////absolute")
-    secret_key: str = setting("", _as_text, "SECRET_KEY", secret=True,
-                              doc="signing key; required unless DEBUG")
-    cors_origins: tuple[str, ...] = setting((), _as_origins, "CORS_ORIGINS",
-                                            doc="exact origins allowed by CORS, or *")
-    cors_allow_credentials: bool = setting(False, _as_boolean, "CORS_ALLOW_CREDENTIALS",
-                                           doc="send Access-Control-Allow-Credentials")
-    htpasswd: Path | None = setting(None, _as_optional_file, "HTPASSWD", "AUTH_USERS_FILE",
-                                    keys=("auth_users_file",), doc="Basic-auth users of /admin")
-    admin_users: tuple[str, ...] = setting((), _as_user_names, "ADMIN_USERS",
-                                           doc="users allowed on /admin; empty: all")
-    max_body_size: int = setting(MIB * 10, _as_size(1), "MAX_BODY_SIZE",
-                                 doc="largest request body")
-    pool_size: int = setting(10, _as_integer(1, 1000), "POOL_SIZE",
-                             doc="most database connections per process")
-    pool_timeout: float = setting(30.0, _as_seconds(3600), "POOL_TIMEOUT",
-                                  doc="wait for a free connection before 503")
-    health_timeout: float = setting(2.0, _as_seconds(60), "HEALTH_TIMEOUT",
-                                    doc="time limit of each health check")
-    health_disk_min_bytes: int = setting(100 * MIB, _as_size(0), "HEALTH_DISK_MIN_BYTES",
-                                         doc="free disk below this fails readiness")
-    files_dir: Path = setting(None, _as_directory, "FILES_DIR", factory=_default_files_dir,
-                              doc="folder served by /download/{name}")
-    allowed_hosts: tuple[str, ...] = setting((), _as_host_names, "ALLOWED_HOSTS",
-                                             doc="accepted Host names; empty: any")
-    trusted_proxies: tuple[str, ...] = setting((), _as_networks, "TRUSTED_PROXIES",
-                                               doc="proxies whose X-Forwarded-* are believed")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     names: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # NOTE: frozen, so normalised values (tuples, absolute paths) go in
         # through object.__setattr__, the documented way for __post_init__.
-        for f in _settings():
+        for f in self.declared():
             try:
                 value = f.metadata["coerce"](getattr(self, f.name))
             except ValueError as exc:
                 raise ConfigError(self._problem(f, str(exc))) from None
             object.__setattr__(self, f.name, value)
-        sources = {f.name: self.sources.get(f.name, DEFAULT) for f in _settings()}
+        sources = {f.name: self.sources.get(f.name, DEFAULT) for f in self.declared()}
         object.__setattr__(self, "sources", MappingProxyType(sources))
         object.__setattr__(self, "names", MappingProxyType(dict(self.names)))
-        self._check_together()
+        self.check()
+
+    @classmethod
+    def declared(cls) -> tuple[Field[Any], ...]:
+        """The fields declared with :func:`setting`, in declaration order."""
+        return tuple(f for f in fields(cls) if "coerce" in f.metadata)
 
     # -- building -------------------------------------------------------------
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Config:
+    def from_environ(cls, environ: Mapping[str, str]) -> Self:
         """Build from environment variables; empty values count as unset."""
         return cls._build({}, environ)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any],
-                      environ: Mapping[str, str] | None = None) -> Config:
+                      environ: Mapping[str, str] | None = None) -> Self:
         """Build from PasteDeploy/Pyramid settings (``port`` or ``webkit_app.port``).
 
         A ``webkit_app.``-prefixed key wins over the bare one; an unknown
@@ -305,28 +286,51 @@ class Config:
         return cls._build(settings, environ or {})
 
     @classmethod
-    def _build(cls, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
-        _reject_unknown(settings)
+    def _build(cls, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Self:
+        cls._reject_unknown(settings)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
         names: dict[str, str] = {}
-        for f in _settings():
+        for f in cls.declared():
             for source, name, value in (_from_settings(f, settings), _from_environ(f, environ)):
                 if name is not None:
                     values[f.name], sources[f.name], names[f.name] = value, source, name
         return cls(**values, sources=sources, names=names)
 
-    # -- reading ----------------------------------------------------------------
+    @classmethod
+    def read(cls, settings: Mapping[str, Any], name: str, default: Any = MISSING) -> Any:
+        """One setting from PasteDeploy/Pyramid ``settings``, checked as the
+        class checks it (an unknown ``webkit_app.`` key is refused too); when
+        absent, ``default``, or the field's own default. For add-ons that
+        need one value without the whole settings::
 
-    @property
-    def database_path(self) -> str:
-        """The SQLite file of :attr:`database_url`, an absolute path."""
-        return self.database_url[len(SQLITE_PREFIX):]
+            AppSettings.read(config.get_settings(), "max_body_size")   # 10485760 for "10MiB"
+        """
+        cls._reject_unknown(settings)
+        (f,) = (f for f in cls.declared() if f.name == name)
+        _, key, value = _from_settings(f, settings)
+        if key is None:
+            if default is not MISSING:
+                return default
+            return f.default_factory() if f.default_factory is not MISSING else f.default
+        try:
+            return f.metadata["coerce"](value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}={_printable(value)!r}: {exc}") from None
+
+    @classmethod
+    def _reject_unknown(cls, settings: Mapping[str, Any]) -> None:
+        known = {k for f in cls.declared() for k in (f.name, *f.metadata["keys"])}
+        for key in settings:
+            if key.startswith(SETTINGS_PREFIX) and key[len(SETTINGS_PREFIX):] not in known:
+                raise ConfigError(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
+
+    # -- reading ----------------------------------------------------------------
 
     def masked(self) -> dict[str, Any]:
         """The settings as plain values, secrets replaced by ``********``."""
         out: dict[str, Any] = {}
-        for f in _settings():
+        for f in self.declared():
             value = getattr(self, f.name)
             if f.metadata["secret"] and value:
                 value = MASK
@@ -351,41 +355,93 @@ class Config:
 
     # -- checks -----------------------------------------------------------------
 
-    def _problem(self, f: Any, expected: str, shown: str | None = None) -> str:
+    def check(self) -> None:
+        """Checks that involve several settings; raise :class:`ConfigError`.
+        Subclasses extend it (calling ``super().check()``)."""
+
+    def problem(self, name: str, expected: str, shown: str | None = None) -> str:
+        """``NAME=value: expected``, naming the variable or key the value came from."""
+        (f,) = (f for f in self.declared() if f.name == name)
+        return self._problem(f, expected, shown)
+
+    def _problem(self, f: Field[Any], expected: str, shown: str | None = None) -> str:
         name = self.names.get(f.name) or f.metadata["env"][0]
         if shown is None:
             value = getattr(self, f.name)
             shown = MASK if f.metadata["secret"] and value else repr(_printable(value))
         return f"{name}={shown}: {expected}"
 
-    def _check_together(self) -> None:
-        by_name = {f.name: f for f in _settings()}
+
+@dataclass(frozen=True, kw_only=True)
+class AppSettings(Settings):
+    """What the toolkit and its adapters read: the server, logging, the
+    middleware stack (:func:`webkit_app.factory.wrap`) and the App's limits.
+
+    ``SECRET_KEY`` is optional here (an application that signs nothing needs
+    none) but, when set with DEBUG off, must not be short or a well-known
+    default; set :attr:`secret_required` in a subclass whose application signs.
+    """
+
+    #: refuse to start without SECRET_KEY when DEBUG is off
+    secret_required: ClassVar[bool] = False
+
+    debug: bool = setting(False, as_boolean, "DEBUG", doc="debug pages; no secret needed")
+    host: str = setting("127.0.0.1", as_bind_host, "HOST", doc="address to listen on")
+    port: int = setting(8000, as_integer(1, 65535), "PORT", doc="TCP port to listen on")
+    workers: int = setting(2, as_integer(1, 1024), "WEB_CONCURRENCY", "WORKERS",
+                           doc="worker processes")
+    log_level: str = setting("INFO", as_log_level, "LOG_LEVEL", doc="level of the app loggers")
+    secret_key: str = setting("", as_text, "SECRET_KEY", secret=True,
+                              doc="signing key; checked unless DEBUG")
+    cors_origins: tuple[str, ...] = setting((), as_origins, "CORS_ORIGINS",
+                                            doc="exact origins allowed by CORS, or *")
+    cors_allow_credentials: bool = setting(False, as_boolean, "CORS_ALLOW_CREDENTIALS",
+                                           doc="send Access-Control-Allow-Credentials")
+    max_body_size: int = setting(MIB * 10, as_size(1), "MAX_BODY_SIZE",
+                                 doc="largest request body")
+    allowed_hosts: tuple[str, ...] = setting((), as_host_names, "ALLOWED_HOSTS",
+                                             doc="accepted Host names; empty: any")
+    trusted_proxies: tuple[str, ...] = setting((), as_networks, "TRUSTED_PROXIES",
+                                               doc="proxies whose X-Forwarded-* are believed")
+
+    def check(self) -> None:
+        super().check()
         if "*" in self.cors_origins and self.cors_allow_credentials:
-            raise ConfigError(self._problem(
-                by_name["cors_origins"],
+            raise ConfigError(self.problem(
+                "cors_origins",
                 "expected a list of origins: '*' cannot be combined with "
                 "CORS_ALLOW_CREDENTIALS (the Fetch standard forbids it)"))
-        if self.debug:
-            return
-        key, f = self.secret_key, by_name["secret_key"]
-        hint = (f"set a random value of at least {MIN_SECRET_LENGTH} characters, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))', or DEBUG=1")
+        if not self.debug:
+            self._check_secret()
+
+    def _check_secret(self) -> None:
+        key = self.secret_key
         if not key:
-            raise ConfigError(f"{self.names.get('secret_key', 'SECRET_KEY')} is missing and "
-                              f"DEBUG is off: {hint}")
+            return
         if key.strip().lower() in KNOWN_SECRETS:
-            raise ConfigError(self._problem(f, f"a well-known default, refused with DEBUG off: "
-                                               f"{hint}", shown=repr(key)))
+            raise ConfigError(self.problem("secret_key", f"a well-known default, refused with "
+                                                         f"DEBUG off: {_SECRET_HINT}",
+                                           shown=repr(key)))
         if len(key) < MIN_SECRET_LENGTH or len(set(key)) < 8:
-            raise ConfigError(self._problem(
-                f, f"{len(key)} characters, too short or too simple with DEBUG off: {hint}"))
+            raise ConfigError(self.problem(
+                "secret_key",
+                f"{len(key)} characters, too short or too simple with DEBUG off: {_SECRET_HINT}"))
+
+    def require_secret(self) -> None:
+        """Refuse to serve without ``SECRET_KEY`` when DEBUG is off and
+        :attr:`secret_required` says the application signs. Called by the
+        factories that build a servable app, not when settings are read, so
+        ``webkit-app config`` and ``routes`` work without a secret."""
+        if self.secret_required and not self.debug and not self.secret_key:
+            raise ConfigError(f"{self.names.get('secret_key', 'SECRET_KEY')} is missing and "
+                              f"DEBUG is off: {_SECRET_HINT}")
 
 
-def _settings() -> tuple[Any, ...]:
-    return tuple(f for f in fields(Config) if "coerce" in f.metadata)
+_SECRET_HINT = (f"set a random value of at least {MIN_SECRET_LENGTH} characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))', or DEBUG=1")
 
 
-def _from_environ(f: Any, environ: Mapping[str, str]) -> tuple[str, str | None, Any]:
+def _from_environ(f: Field[Any], environ: Mapping[str, str]) -> tuple[str, str | None, Any]:
     for name in f.metadata["env"]:
         value = environ.get(name)
         if value is not None and value.strip():
@@ -393,41 +449,13 @@ def _from_environ(f: Any, environ: Mapping[str, str]) -> tuple[str, str | None, 
     return ENVIRONMENT, None, None
 
 
-def _from_settings(f: Any, settings: Mapping[str, Any]) -> tuple[str, str | None, Any]:
+def _from_settings(f: Field[Any], settings: Mapping[str, Any]) -> tuple[str, str | None, Any]:
     for key in (f.name, *f.metadata["keys"]):
         for name in (SETTINGS_PREFIX + key, key):  # NOTE: the prefixed key wins
             value = settings.get(name)
             if value is not None and (not isinstance(value, str) or value.strip()):
                 return SETTINGS, name, value
     return SETTINGS, None, None
-
-
-def read_setting(settings: Mapping[str, Any], name: str, default: Any = MISSING) -> Any:
-    """One setting from PasteDeploy/Pyramid ``settings``, checked as :class:`Config`
-    checks it (an unknown ``webkit_app.`` key is refused too); when absent,
-    ``default``, or Config's own default. For add-ons that need one value
-    without a whole ``Config``::
-
-        read_setting(config.get_settings(), "max_body_size")   # 10485760 for "10MiB"
-    """
-    _reject_unknown(settings)
-    (f,) = (f for f in _settings() if f.name == name)
-    _, key, value = _from_settings(f, settings)
-    if key is None:
-        if default is not MISSING:
-            return default
-        return f.default_factory() if f.default_factory is not MISSING else f.default
-    try:
-        return f.metadata["coerce"](value)
-    except ValueError as exc:
-        raise ConfigError(f"{key}={_printable(value)!r}: {exc}") from None
-
-
-def _reject_unknown(settings: Mapping[str, Any]) -> None:
-    known = {k for f in _settings() for k in (f.name, *f.metadata["keys"])}
-    for key in settings:
-        if key.startswith(SETTINGS_PREFIX) and key[len(SETTINGS_PREFIX):] not in known:
-            raise ConfigError(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
 
 
 # -- logging --------------------------------------------------------------------
@@ -442,7 +470,7 @@ class LogFormatter(logging.Formatter):
     The output is the standard one (``2026-12-01 22:03:12,318``); with a
     ``datefmt`` the standard class's code is used as it is. One access record
     per request makes the date formatting a per-request cost; the deploy inis
-    name this class (``class = webkit_app.config.LogFormatter``)::
+    name this class (``class = webkit_app.settings.LogFormatter``)::
 
         handler.setFormatter(LogFormatter("%(asctime)s %(message)s"))
     """
@@ -462,7 +490,7 @@ class LogFormatter(logging.Formatter):
         return self.default_msec_format % (cached[1], record.msecs)
 
 
-def configure_logging(config: Config) -> None:
+def configure_logging(config: AppSettings) -> None:
     """Apply ``LOG_LEVEL`` to the ``webkit_app`` and ``webkit_app.access`` loggers.
 
     Only levels change (an *incremental* ``dictConfig``): the host
@@ -471,7 +499,7 @@ def configure_logging(config: Config) -> None:
     without logging set up), one stderr handler is added to ``webkit_app``,
     once::
 
-        configure_logging(Config.from_environ(os.environ))
+        configure_logging(AppSettings.from_environ(os.environ))
     """
     # NOTE: a non-incremental dictConfig closes every existing handler
     # (logging.config._clearExistingHandlers), which would break host apps.
