@@ -20,6 +20,8 @@ import pytest
 import requests
 from reliability_util import HOST, Server, demo_server, wait_for
 
+from webkit_app.server import BUSY_STALL_TIMEOUT
+
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
 
 CLIENTS = 8  # twice the 4 threads of `webkit-app serve`
@@ -66,7 +68,26 @@ def live_latency(server: Server, timeout: float) -> float:
     return time.monotonic() - started
 
 
+def test_a_probe_sent_right_after_them_is_answered_within_two_stall_timeouts(
+        server: Server) -> None:
+    """Four clients hold the four threads, four more and the probe wait: each
+    round is dropped after BUSY_STALL_TIMEOUT, so the probe waits about two
+    (measured: 1.2 s), plus the time to produce 4 MiB for each client."""
+    bound = 2 * BUSY_STALL_TIMEOUT + 2.0
+    with contextlib.ExitStack() as stack:
+        for _ in range(CLIENTS):
+            stack.enter_context(non_reading_client(server.port))
+        try:
+            elapsed = live_latency(server, timeout=bound + 5)
+        except requests.Timeout:
+            pytest.fail(f"/health/live did not answer within {bound + 5} s")
+        assert elapsed < bound, f"/health/live took {elapsed:.2f} s"
+
+
 def test_clients_that_never_read_do_not_hold_every_thread(server: Server) -> None:
+    """Once every client has had a thread (the last four hold theirs while
+    nothing else waits), a probe is answered at once: they are dropped as
+    soon as it waits for a thread."""
     with contextlib.ExitStack() as stack:
         clients = [stack.enter_context(non_reading_client(server.port)) for _ in range(CLIENTS)]
         # NOTE: every client gets a thread in turn once the previous ones are
