@@ -51,6 +51,7 @@ test: system-deps $(STAMP) $(VENV)/.servers
 
 lint: $(STAMP)
 	$(BIN)/ruff check webkit_app tests bench
+	$(BIN)/mypy
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
