@@ -97,7 +97,7 @@ def call(app: Callable, w: Workload) -> tuple[int, list[tuple[str, str]], bytes]
     """Send ``w`` once; return status code, headers and the whole body."""
     seen: list[Any] = []
 
-    def start_response(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+    def start_response(status, headers, exc_info=None):
         seen[:] = [status, headers]
         return lambda data: chunks.append(data)
 
@@ -132,7 +132,7 @@ def check(app: Callable, w: Workload) -> None:
             raise BenchError(f"{w.name}: {ctype!r} {body[:200]!r}, expected JSON {w.expected!r}")
 
 
-def _start_response(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+def _start_response(status, headers, exc_info=None):
     return _write
 
 

@@ -38,11 +38,11 @@ def make_app() -> Callable:
     app = App(max_body_size=MAX_BODY)
 
     @app.route("/ping")
-    def ping(request):  # noqa: ANN001, ANN202
+    def ping(request):
         return text_response("ok")
 
     @app.route("/stream")
-    def big(request):  # noqa: ANN001, ANN202
+    def big(request):
         size = int(request.GET["size"])
 
         def chunks() -> Iterator[bytes]:
@@ -55,7 +55,7 @@ def make_app() -> Callable:
                       headers={"Content-Length": str(size)})
 
     @app.route("/upload/raw", methods=["POST"])
-    def upload_raw(request):  # noqa: ANN001, ANN202
+    def upload_raw(request):
         body, total = request.body_file, 0
         while True:
             data = body.read(CHUNK)
@@ -65,7 +65,7 @@ def make_app() -> Callable:
         return json_response({"bytes": total})
 
     @app.route("/upload/multipart", methods=["POST"])
-    def upload_multipart(request):  # noqa: ANN001, ANN202
+    def upload_multipart(request):
         upload = request.POST["file"]
         return json_response({"size": upload.size, "filename": upload.filename})
 
@@ -77,7 +77,7 @@ def make_raw_app() -> Callable:
     """A plain WSGI app streaming ``/stream?size=N`` (and answering ``/ping``)."""
     block = b"\x5a" * CHUNK
 
-    def app(environ, start_response):  # noqa: ANN001, ANN202
+    def app(environ, start_response):
         if environ["PATH_INFO"] != "/stream":
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
             return [b"ok"]

@@ -33,7 +33,7 @@ def build(shape: str, n: int) -> Any:
     """An ``App`` with ``n`` routes of ``shape``."""
     from webkit_app import App, text_response
 
-    def view(request):  # noqa: ANN001, ANN202
+    def view(request):
         return text_response(request.urlvars["x"])
 
     app = App()
@@ -52,7 +52,7 @@ def _loops(fn: Callable[[], object], seconds: float) -> int:
 def _request(app: Any, path: str) -> Callable[[], object]:
     template = environ_for(Workload("scale", "GET", path, 200, "text"))
 
-    def start_response(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+    def start_response(status, headers, exc_info=None):
         return None
 
     def one() -> None:

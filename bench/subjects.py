@@ -50,29 +50,29 @@ def build_raw() -> Callable:
     """A hand-written WSGI app: a dict of static paths, a dict of first segments."""
     hello_body = HELLO.encode()
 
-    def send(start_response, status, ctype, body):  # noqa: ANN001, ANN202
+    def send(start_response, status, ctype, body):
         start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
         return [body]
 
-    def hello(environ, start_response, arg):  # noqa: ANN001, ANN202
+    def hello(environ, start_response, arg):
         return send(start_response, "200 OK", TEXT, hello_body)
 
-    def user(environ, start_response, arg):  # noqa: ANN001, ANN202
+    def user(environ, start_response, arg):
         if not (arg.isascii() and arg.isdigit()):
             return send(start_response, "404 Not Found", TEXT, b"Not Found")
         return send(start_response, "200 OK", "application/json", _dumps({"id": int(arg)}))
 
-    def deep(environ, start_response, arg):  # noqa: ANN001, ANN202
+    def deep(environ, start_response, arg):
         return send(start_response, "200 OK", TEXT, arg.encode("latin-1"))
 
-    def search(environ, start_response, arg):  # noqa: ANN001, ANN202
+    def search(environ, start_response, arg):
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if "q" not in query or "page" not in query:
             return send(start_response, "400 Bad Request", TEXT, b"Bad Request")
         data = {"q": query["q"][0], "page": query["page"][0]}
         return send(start_response, "200 OK", "application/json", _dumps(data))
 
-    def echo(environ, start_response, arg):  # noqa: ANN001, ANN202
+    def echo(environ, start_response, arg):
         length = environ.get("CONTENT_LENGTH")
         try:
             data = _loads(environ["wsgi.input"].read(int(length)) if length else b"")
@@ -83,7 +83,7 @@ def build_raw() -> Callable:
     static = {"/hello": ("GET", hello), "/search": ("GET", search), "/echo": ("POST", echo)}
     firsts = {"users": user, **{f"r{i}": deep for i in range(DEEP_ROUTES)}}
 
-    def app(environ, start_response):  # noqa: ANN001, ANN202
+    def app(environ, start_response):
         path = environ.get("PATH_INFO") or "/"
         found = static.get(path)
         if found is not None:
@@ -107,19 +107,19 @@ def build_webob() -> Callable:
     from webob import Request, Response
     from webob.exc import HTTPMethodNotAllowed, HTTPNotFound
 
-    def hello(req):  # noqa: ANN001, ANN202
+    def hello(req):
         return Response(text=HELLO, content_type="text/plain", charset="utf-8")
 
-    def user(req, id):  # noqa: ANN001, ANN202, A002
+    def user(req, id):
         return Response(json={"id": int(id)})
 
-    def deep(req, x):  # noqa: ANN001, ANN202
+    def deep(req, x):
         return Response(text=x, content_type="text/plain", charset="utf-8")
 
-    def search(req):  # noqa: ANN001, ANN202
+    def search(req):
         return Response(json={"q": req.GET["q"], "page": req.GET["page"]})
 
-    def echo(req):  # noqa: ANN001, ANN202
+    def echo(req):
         return Response(json=req.json)
 
     static = {"/hello": ("GET", hello), "/search": ("GET", search), "/echo": ("POST", echo)}
@@ -127,7 +127,7 @@ def build_webob() -> Callable:
     dynamic += [(re.compile(rf"/r{i}/(?P<x>[^/]+)\Z").match, "GET", deep)
                 for i in range(DEEP_ROUTES)]
 
-    def route(path):  # noqa: ANN001, ANN202
+    def route(path):
         found = static.get(path)
         if found is not None:
             return found[0], found[1], {}
@@ -137,7 +137,7 @@ def build_webob() -> Callable:
                 return method, handler, m.groupdict()
         return None
 
-    def app(environ, start_response):  # noqa: ANN001, ANN202
+    def app(environ, start_response):
         req = Request(environ)
         found = route(req.path_info)
         if found is None:
@@ -160,26 +160,26 @@ def build_webkit_app() -> Callable:
     app = App()
 
     @app.route("/hello")
-    def hello(request):  # noqa: ANN001, ANN202
+    def hello(request):
         return text_response(HELLO)
 
     @app.route("/users/{id:int}")
-    def user(request):  # noqa: ANN001, ANN202
+    def user(request):
         return json_response({"id": request.urlvars["id"]})
 
-    def deep(request):  # noqa: ANN001, ANN202
+    def deep(request):
         return text_response(request.urlvars["x"])
 
     for i in range(DEEP_ROUTES):
         app.add_route("GET", f"/r{i}/{{x}}", deep)
 
     @app.route("/search")
-    def search(request):  # noqa: ANN001, ANN202
+    def search(request):
         query = request.GET
         return json_response({"q": query["q"], "page": query["page"]})
 
     @app.route("/echo", methods=["POST"])
-    def echo(request):  # noqa: ANN001, ANN202
+    def echo(request):
         return json_response(request.json)
 
     return app
@@ -189,7 +189,7 @@ class NullSink(logging.StreamHandler):
     """A handler that formats every record and writes it to ``os.devnull``."""
 
     def __init__(self) -> None:
-        super().__init__(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+        super().__init__(open(os.devnull, "w"))  # lives as long as the process
         self.emitted = 0
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -291,26 +291,26 @@ def build_falcon() -> Callable:
     import falcon
 
     class Hello:
-        def on_get(self, req, resp):  # noqa: ANN001, ANN202
+        def on_get(self, req, resp):
             resp.content_type = falcon.MEDIA_TEXT
             resp.text = HELLO
 
     class User:
-        def on_get(self, req, resp, id):  # noqa: ANN001, ANN202, A002
+        def on_get(self, req, resp, id):
             resp.media = {"id": id}
 
     class Deep:
-        def on_get(self, req, resp, x):  # noqa: ANN001, ANN202
+        def on_get(self, req, resp, x):
             resp.content_type = falcon.MEDIA_TEXT
             resp.text = x
 
     class Search:
-        def on_get(self, req, resp):  # noqa: ANN001, ANN202
+        def on_get(self, req, resp):
             resp.media = {"q": req.get_param("q", required=True),
                           "page": req.get_param("page", required=True)}
 
     class Echo:
-        def on_post(self, req, resp):  # noqa: ANN001, ANN202
+        def on_post(self, req, resp):
             resp.media = req.get_media()
 
     app = falcon.App()
@@ -331,25 +331,25 @@ def build_flask() -> Callable:
     app = Flask("bench_flask")
 
     @app.get("/hello")
-    def hello():  # noqa: ANN202
+    def hello():
         return Response(HELLO, mimetype="text/plain")
 
     @app.get("/users/<int:id>")
-    def user(id):  # noqa: ANN001, ANN202, A002
+    def user(id):
         return {"id": id}
 
-    def deep(x):  # noqa: ANN001, ANN202
+    def deep(x):
         return Response(x, mimetype="text/plain")
 
     for i in range(DEEP_ROUTES):
         app.add_url_rule(f"/r{i}/<x>", f"deep{i}", deep)
 
     @app.get("/search")
-    def search():  # noqa: ANN202
+    def search():
         return {"q": request.args["q"], "page": request.args["page"]}
 
     @app.post("/echo")
-    def echo():  # noqa: ANN202
+    def echo():
         return jsonify(request.get_json())
 
     return app
@@ -363,15 +363,15 @@ def build_bottle() -> Callable:
     request, response = bottle.request, bottle.response
 
     @app.get("/hello")
-    def hello():  # noqa: ANN202
+    def hello():
         response.content_type = TEXT
         return HELLO
 
     @app.get("/users/<id:int>")
-    def user(id):  # noqa: ANN001, ANN202, A002
+    def user(id):
         return {"id": id}
 
-    def deep(x):  # noqa: ANN001, ANN202
+    def deep(x):
         response.content_type = TEXT
         return x
 
@@ -379,12 +379,12 @@ def build_bottle() -> Callable:
         app.route(f"/r{i}/<x>", "GET", deep)
 
     @app.get("/search")
-    def search():  # noqa: ANN202
+    def search():
         query = request.query
         return {"q": query.getunicode("q"), "page": query.getunicode("page")}
 
     @app.post("/echo")
-    def echo():  # noqa: ANN202
+    def echo():
         return request.json
 
     return app
@@ -395,19 +395,19 @@ def build_pyramid() -> Callable:
     from pyramid.config import Configurator
     from pyramid.response import Response
 
-    def hello(request):  # noqa: ANN001, ANN202
+    def hello(request):
         return Response(text=HELLO, content_type="text/plain", charset="utf-8")
 
-    def user(request):  # noqa: ANN001, ANN202
+    def user(request):
         return {"id": int(request.matchdict["id"])}
 
-    def deep(request):  # noqa: ANN001, ANN202
+    def deep(request):
         return Response(text=request.matchdict["x"], content_type="text/plain", charset="utf-8")
 
-    def search(request):  # noqa: ANN001, ANN202
+    def search(request):
         return {"q": request.GET["q"], "page": request.GET["page"]}
 
-    def echo(request):  # noqa: ANN001, ANN202
+    def echo(request):
         return request.json_body
 
     with Configurator() as config:

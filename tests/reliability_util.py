@@ -245,7 +245,7 @@ class _Probe:
             self.closed[what] = self.closed.get(what, 0) + 1
 
 
-def _build_fault_app():  # noqa: ANN202 - a WSGI app
+def _build_fault_app():  # a WSGI app
     """The demo behind ``create_app``'s stack, plus test routes (import time: config
     from the environment, as ``webkit_app.demo.wsgi`` does)."""
     from webob.exc import HTTPBadRequest
@@ -261,17 +261,17 @@ def _build_fault_app():  # noqa: ANN202 - a WSGI app
     app = make_demo(config, store=store)
     probe = _Probe()
 
-    def seconds(request, default: float = 1.0) -> float:  # noqa: ANN001
+    def seconds(request, default: float = 1.0) -> float:
         return min(float(request.GET.get("seconds", default)), 30.0)
 
-    def hold(request):  # noqa: ANN001, ANN202
+    def hold(request):
         """Hold a pool connection for ``seconds`` (a slow query)."""
         with store.connection() as conn:
             conn.execute("SELECT 1").fetchone()
             time.sleep(seconds(request))
         return json_response({"held": True})
 
-    def slow(request):  # noqa: ANN001, ANN202
+    def slow(request):
         """Sleep ``seconds`` without the database, then answer."""
         marker = request.GET.get("marker")
         if marker:
@@ -279,7 +279,7 @@ def _build_fault_app():  # noqa: ANN202 - a WSGI app
         time.sleep(seconds(request))
         return json_response({"slept": seconds(request), "pid": os.getpid()})
 
-    def boom(request):  # noqa: ANN001, ANN202
+    def boom(request):
         """A streamed body whose producer fails after three chunks."""
         def chunks():
             for i in range(3):
@@ -287,7 +287,7 @@ def _build_fault_app():  # noqa: ANN202 - a WSGI app
             raise RuntimeError("producer failed half-way (a test)")
         return stream(chunks(), on_close=lambda: probe.mark_closed("boom"))
 
-    def trickle(request):  # noqa: ANN001, ANN202
+    def trickle(request):
         """Stream for ``seconds`` while holding a pool connection, 8 KiB at a time."""
         stack = contextlib.ExitStack()
         stack.enter_context(store.connection())
@@ -304,7 +304,7 @@ def _build_fault_app():  # noqa: ANN202 - a WSGI app
 
         return stream(chunks(), on_close=release)
 
-    def upload(request):  # noqa: ANN001, ANN202
+    def upload(request):
         """Read the body while holding a pool connection."""
         try:
             with store.connection():
@@ -313,14 +313,14 @@ def _build_fault_app():  # noqa: ANN202 - a WSGI app
             probe.mark_closed("upload")
         return json_response({"size": size})
 
-    def raise_(request):  # noqa: ANN001, ANN202
+    def raise_(request):
         raise RuntimeError("<script>alert(1)</script> secret=" + config.secret_key[:8])
 
-    def pool(request):  # noqa: ANN001, ANN202
+    def pool(request):
         return json_response({"pool": store.pool.stats(), "closed": dict(probe.closed),
                               "pid": os.getpid()})
 
-    def bad(request):  # noqa: ANN001, ANN202
+    def bad(request):
         raise HTTPBadRequest("a test 400")
 
     for method, path, handler in (("GET", "/_test/hold", hold), ("GET", "/_test/slow", slow),
@@ -331,7 +331,7 @@ def _build_fault_app():  # noqa: ANN202 - a WSGI app
     return wrap(app, config)
 
 
-def __getattr__(name: str):  # noqa: ANN202
+def __getattr__(name: str):
     # NOTE: built on first access only, so importing the helpers needs no environment.
     if name == "fault_app":
         value = globals()["fault_app"] = _build_fault_app()

@@ -469,7 +469,7 @@ class Served:
         self.headers: list[tuple[str, str]] = []
         self.sent = False  # the first body byte went out: headers can no longer change
 
-    def start_response(self, status, headers, exc_info=None):  # noqa: ANN001, ANN201
+    def start_response(self, status, headers, exc_info=None):
         if exc_info is not None and self.sent:
             raise exc_info[1].with_traceback(exc_info[2])  # PEP 3333: too late
         self.statuses.append(status)
@@ -502,7 +502,7 @@ def _foreign(status: str = "200 OK", header: tuple[str, str] | None = None) -> w
     return resp
 
 
-def _sets_999(request):  # noqa: ANN001, ANN202
+def _sets_999(request):
     resp = Response(body=b"x")
     resp.status_code = 999
     return resp
@@ -597,7 +597,7 @@ def test_app_iter_raising_mid_stream_through_the_stack(tmp_path: Path, caplog) -
     demo = make_demo(config)
     closed: list[bool] = []
 
-    def boom(request):  # noqa: ANN001, ANN202
+    def boom(request):
         def chunks():
             yield b"chunk 0\n"
             yield b"chunk 1\n"

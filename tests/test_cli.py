@@ -44,7 +44,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+def cli(capsys: pytest.CaptureFixture[str]):
     def run(*argv: str) -> Run:
         out = io.StringIO()
         status = main(list(argv), out=out)
@@ -55,7 +55,7 @@ def cli(capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
 
 
 @pytest.fixture
-def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a module with a unique name into tmp_path (on sys.path); return its name."""
     def write(source: str) -> str:
         name = f"cli_target_{os.getpid()}_{next(_names)}"

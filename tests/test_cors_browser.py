@@ -84,7 +84,7 @@ async function attempt(name, call) {
 class _Page(BaseHTTPRequestHandler):
     page = b""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         body = self.page if self.path == "/" else b""
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -103,7 +103,7 @@ def page_origin(api: list[str]) -> Iterator[str]:
     CORS_ORIGINS names this origin)."""
 
     class Page(_Page):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             type(self).page = (PAGE % {"api": json.dumps(api[0])}).encode()
             super().do_GET()
 

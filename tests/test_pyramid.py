@@ -86,7 +86,7 @@ def test_route_url_builds_toolkit_routes():
     assert request.route_url("user", id=7) == "http://example.com/api/users/7"
 
 
-def App_with_user():  # noqa: N802 - reads as a constructor
+def App_with_user():  # reads as a constructor
     app = App()
     app.add_route("GET", "/users/{id:int}", lambda r: json_response(r.urlvars), name="user")
     return app

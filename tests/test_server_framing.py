@@ -23,7 +23,7 @@ POST_1_0 = b"POST /echo HTTP/1.0\r\nHost: 127.0.0.1\r\n"
 MAX_BODY = 1000
 
 
-def echo(environ, start_response):  # noqa: ANN001, ANN201 - a WSGI app
+def echo(environ, start_response):  # a WSGI app
     body = environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body) + 1))])
@@ -177,7 +177,7 @@ def test_a_client_that_reads_nothing_pauses_the_stream_near_the_high_water_mark(
     chunk = b"x" * 65536
     total = 64 * 1024 * 1024
 
-    def big(environ, start_response):  # noqa: ANN001, ANN202 - a WSGI app
+    def big(environ, start_response):  # a WSGI app
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(total))])
 

@@ -72,7 +72,7 @@ def test_transfer_codings(field: bytes, expected: list[bytes] | None) -> None:
     assert transfer_codings(HEAD + field) == expected
 
 
-def echo(environ, start_response):  # noqa: ANN001, ANN201 - a WSGI app
+def echo(environ, start_response):  # a WSGI app
     body = environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
