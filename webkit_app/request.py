@@ -176,6 +176,16 @@ class Request(_WebObRequest):
     #: ``get_response``/``send`` build the toolkit's header-checking response
     ResponseClass = Response
 
+    if TYPE_CHECKING:
+        # NOTE: typing only. types-WebOb says ``dict[str, str]``; the router's
+        # converters put ints, floats, UUIDs (any converter's value) there.
+        @property
+        def urlvars(self) -> dict[str, Any]:
+            """The route's parameters, converted: ``{"id": 42}`` for ``/users/{id:int}``."""
+
+        @urlvars.setter
+        def urlvars(self, value: dict[str, Any]) -> None: ...
+
     @property
     def max_body_size(self) -> int:
         """The largest body this request may carry (``webkit_app.max_body_size``)."""
@@ -252,7 +262,7 @@ class Request(_WebObRequest):
     json = json_body = property(_json__get, _json__set, _json__del, doc=_json__get.__doc__)
 
     @property
-    def GET(self) -> GetDict:  # noqa: N802 (WebOb's name)
+    def GET(self) -> GetDict:
         """Query parameters; 400 on invalid percent-encoding or UTF-8.
 
         As in WebOb, changing the dict rewrites ``QUERY_STRING``.
@@ -268,7 +278,7 @@ class Request(_WebObRequest):
         return found
 
     @property
-    def POST(self) -> MultiDict[str, Any] | NoVars:  # noqa: N802 (WebOb's name)
+    def POST(self) -> MultiDict[str, Any] | NoVars:
         """Form fields (urlencoded or multipart); files as ``UploadedFile``.
 
         ``NoVars`` for a request that is not a form, as in WebOb.
