@@ -32,9 +32,10 @@ from .body import DEFAULT_MAX_BODY_SIZE, declared_length
 from .httperror import handler_response, render_error, render_http_error
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_sendable
-from .routing import ANY_METHOD, Route, Router
+from .routing import ANY_METHOD, Endpoint, Route, Router
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = ["App", "RouteInfo", "ANY_METHOD"]
@@ -179,7 +180,8 @@ class App:
                 return handler
         return None
 
-    def error_response(self, exc: BaseException, environ: WSGIEnvironment) -> Any:
+    def error_response(self, exc: BaseException,
+                       environ: WSGIEnvironment) -> webob.Response | None:
         """The response for ``exc`` from its error handler, checked as a
         handler's; ``None`` when no handler takes it. Adapters (Pyramid)
         call this so every embedding answers alike."""
@@ -189,7 +191,7 @@ class App:
         try:
             resp = handler(self.request_class(environ), exc)
         except HTTPException as raised:
-            resp = raised.wsgi_response  # type: ignore[attr-defined]
+            resp = raised.wsgi_response
         return _checked(resp, environ, f"error handler {_dotted(handler)}")
 
     def mount(self, prefix: str, app: WSGIApplication) -> None:
@@ -219,7 +221,7 @@ class App:
         rows += [RouteInfo(None, ("*",), p + "/*", _dotted(a)) for p, a in self._mounts]
         return rows
 
-    def url_for(self, name: str, *, _query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+    def url_for(self, name: str, *, _query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
                 _script_name: str = "", _absolute: bool = False, **params: Any) -> str:
         """Build the path of a named route, percent-encoded, after ``_script_name``.
 
@@ -243,6 +245,7 @@ class App:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         self._started = True
+        resp: WSGIApplication | None
         try:
             resp = self._dispatch(environ)
         except Exception as exc:
@@ -251,13 +254,13 @@ class App:
                 if not isinstance(exc, HTTPException):
                     raise
                 # NOTE: a WSGIHTTPException is its own wsgi_response
-                resp = handler_response(exc.wsgi_response,  # type: ignore[attr-defined]
+                resp = handler_response(exc.wsgi_response,
                                         environ, f"raised {type(exc).__name__}")
         if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
             resp = render_http_error(resp, environ)
         return resp(environ, start_response)
 
-    def _dispatch(self, environ: WSGIEnvironment) -> Any:
+    def _dispatch(self, environ: WSGIEnvironment) -> WSGIApplication:
         raw = environ.get("PATH_INFO") or "/"
         # PERF: ASCII paths (almost all) need no decoding.
         if raw.isascii():
@@ -270,7 +273,7 @@ class App:
         if "%" in path:  # NOTE: rare; a server left an invalid escape undecoded
             _check_raw_uri(environ)
         if self.allowed_hosts is not None:
-            self._check_host(environ)
+            self._check_host(environ, self.allowed_hosts)
         if self._mounts:
             mounted = self._find_mount(path)
             if mounted is not None:
@@ -295,14 +298,14 @@ class App:
             declared_length(environ, limit)
         return self._call(route, self.request_class(environ))
 
-    def _call(self, route: Route, request: Request) -> Any:
-        resp = route.handler(request)
+    def _call(self, route: Route, request: Request) -> webob.Response:
+        resp: webob.Response = route.handler(request)
         # PERF: a Response checked its status and headers as they were set.
         if resp.__class__ is Response:
             return resp
         return _checked(resp, request.environ, f"handler {route.handler_name}")
 
-    def _check_host(self, environ: WSGIEnvironment) -> None:
+    def _check_host(self, environ: WSGIEnvironment, allowed_hosts: frozenset[str]) -> None:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         name, colon, port = host.rpartition(":") if not host.endswith("]") else ("", "", "")
         # NOTE: the port must be digits, or 'localhost:80@evil.example' would
@@ -311,7 +314,7 @@ class App:
             name = host
         elif not (port.isascii() and port.isdigit()):
             name = ""
-        if name.lower() not in self.allowed_hosts:  # type: ignore[operator]
+        if name.lower() not in allowed_hosts:
             raise HTTPBadRequest(f"Host {host[:100]!r} is not allowed")
 
     def _find_mount(self, path: str) -> tuple[str, WSGIApplication] | None:
@@ -320,7 +323,7 @@ class App:
                 return prefix, app
         return None
 
-    def _not_found(self, environ: WSGIEnvironment, path: str) -> Any:
+    def _not_found(self, environ: WSGIEnvironment, path: str) -> Response:
         if self.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             if self.router.match(other) is not None:
@@ -331,7 +334,7 @@ class App:
         # PERF: rendered directly; a webob.exc instance costs a full Response.
         return render_error(404, "Not Found", detail, environ)
 
-    def _no_method(self, environ: WSGIEnvironment, endpoint: Any) -> Any:
+    def _no_method(self, environ: WSGIEnvironment, endpoint: Endpoint) -> Response:
         method = environ["REQUEST_METHOD"]
         if method == "OPTIONS":
             return Response(status=204, headerlist=[("Allow", endpoint.allow)])
@@ -342,7 +345,7 @@ class App:
                             [("Allow", endpoint.allow)])
 
 
-def _checked(resp: Any, environ: WSGIEnvironment, source: str) -> Any:
+def _checked(resp: object, environ: WSGIEnvironment, source: str) -> webob.Response:
     """What a handler (or error handler) returned, checked; a 500 if it is no response."""
     if isinstance(resp, webob.Response):
         return handler_response(resp, environ, source)
@@ -401,16 +404,17 @@ class _Mounted:
         except HTTPException as exc:  # a plain WSGI app raising webob.exc errors
             if isinstance(exc, WSGIHTTPException) and exc.code >= 400:
                 return render_http_error(exc, environ)(environ, start_response)
-            return exc(environ, start_response)  # type: ignore[operator]
+            return exc(environ, start_response)
 
 
 def _checking(start_response: StartResponse, prefix: str) -> StartResponse:
     """``start_response``, refusing a status or header that would break the response."""
-    def checked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    def checked(status: str, headers: list[tuple[str, str]],
+                exc_info: OptExcInfo | None = None, /) -> Callable[[bytes], object]:
         check_sendable(status, headers, f"the app mounted at {prefix!r}")
         return start_response(status, headers, exc_info)
 
-    return checked  # type: ignore[return-value]
+    return checked
 
 
 def _dotted(obj: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import webob
 from webob.acceptparse import create_accept_header
@@ -53,7 +53,7 @@ def error_detail(exc: WSGIHTTPException) -> str:
 
 
 def render_http_error(
-    exc: WSGIHTTPException, environ: WSGIEnvironment, extra: dict | None = None
+    exc: WSGIHTTPException, environ: WSGIEnvironment, extra: dict[str, Any] | None = None
 ) -> Response:
     """Return a response for ``exc`` in the format the client accepts.
 
@@ -79,11 +79,16 @@ def call_handler(call: Callable[[], Any], environ: WSGIEnvironment, source: str,
             return handled
         if not isinstance(exc, HTTPException):
             raise
-        resp = exc.wsgi_response  # type: ignore[attr-defined]  # NOTE: a WSGIHTTPException is its own
+        resp = exc.wsgi_response  # NOTE: a WSGIHTTPException is its own
     return handler_response(resp, environ, source)
 
 
-def handler_response(resp: Any, environ: WSGIEnvironment, source: str) -> Any:
+@overload
+def handler_response(resp: webob.Response, environ: WSGIEnvironment,
+                     source: str) -> webob.Response: ...
+@overload
+def handler_response(resp: object, environ: WSGIEnvironment, source: str) -> object: ...
+def handler_response(resp: object, environ: WSGIEnvironment, source: str) -> object:
     """What goes to the server for a response a handler returned or raised.
 
     A ``webob.exc`` 4xx/5xx is rendered by :func:`render_http_error`; any other
@@ -100,7 +105,7 @@ def handler_response(resp: Any, environ: WSGIEnvironment, source: str) -> Any:
 
 def render_error(
     code: int, title: str, detail: str, environ: WSGIEnvironment,
-    headers: list[tuple[str, str]] | None = None, extra: dict | None = None,
+    headers: list[tuple[str, str]] | None = None, extra: dict[str, Any] | None = None,
 ) -> Response:
     """The error body for ``code`` in the format the client accepts, with
     ``headers`` added and ``Vary: Accept`` merged into any ``Vary`` given."""
