@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import webob
 from webob.datetime_utils import parse_date
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+_orjson_dumps: Callable[[Any], bytes] | None
 try:  # PERF: orjson, when installed, encodes several times faster
-    import orjson as _orjson
+    from orjson import dumps as _orjson_dumps
 except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
+    _orjson_dumps = None
 
 __all__ = [
     "Response",
@@ -76,7 +80,7 @@ def check_sendable(status: Any, headers: Iterable[tuple[str, str]], source: str)
         raise ValueError(f"{source}: {exc}") from None
 
 
-class _HeaderList(list):
+class _HeaderList(list[tuple[str, str]]):
     """The response's header list, refusing unsafe items as they are added."""
 
     __slots__ = ()
@@ -95,7 +99,8 @@ class _HeaderList(list):
             check_header(*item)
         list.extend(self, items)
 
-    def __iadd__(self, items: Iterable[tuple[str, str]]) -> _HeaderList:  # type: ignore[override,misc]
+    # NOTE: typeshed's list.__iadd__ itself needs this ignore (mypy wants it to match __add__).
+    def __iadd__(self, items: Iterable[tuple[str, str]]) -> Self:  # type: ignore[override,misc]
         self.extend(items)
         return self
 
@@ -141,8 +146,20 @@ class Response(_WebObResponse):
     """A ``webob.Response`` that refuses CR, LF, NUL and non-latin-1 headers
     and status codes outside 100-599 when they are set."""
 
+    if TYPE_CHECKING:
+        # NOTE: typing only: WebOb takes ``charset=None`` (no charset
+        # parameter), which types-WebOb's ``charset: str`` leaves out.
+        def __init__(self, body: bytes | str | None = None,
+                     status: int | str | bytes | None = None,
+                     headerlist: list[tuple[str, str]] | None = None,
+                     app_iter: Iterable[bytes] | None = None,
+                     content_type: str | None = None,
+                     conditional_response: bool | None = None,
+                     charset: str | None = ..., **kw: Any) -> None: ...
+
     def _hl_get(self) -> list[tuple[str, str]]:
-        return self.__dict__["_hl"]
+        headers: list[tuple[str, str]] = self.__dict__["_hl"]
+        return headers
 
     def _hl_set(self, value: Iterable[tuple[str, str]]) -> None:
         if type(value) is not _HeaderList:
@@ -176,7 +193,8 @@ class Response(_WebObResponse):
 
     status_code = status_int = property(_WebObResponse.status_code.fget, _status_code_set)
 
-    def conditional_response_app(self, environ: Any, start_response: Any) -> Any:
+    def conditional_response_app(self, environ: WSGIEnvironment,
+                                 start_response: StartResponse) -> Iterable[bytes]:
         """WebOb's, with the conditional headers it cannot parse ignored."""
         drop_unusable_preconditions(environ)
         return super().conditional_response_app(environ, start_response)
@@ -222,9 +240,9 @@ def body_response(body: bytes, status: int, content_type: str,
 
 def dumps(data: Any) -> bytes:
     """Encode ``data`` as compact UTF-8 JSON."""
-    if _orjson is not None:
+    if _orjson_dumps is not None:
         try:
-            return _orjson.dumps(data)
+            return _orjson_dumps(data)
         except TypeError:
             pass  # e.g. non-str keys or big ints: json handles those
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -345,14 +363,14 @@ class _Closing:
 
     __slots__ = ("chunks", "source")
 
-    def __init__(self, chunks: Iterator[bytes], source: Iterable[Any]) -> None:
+    def __init__(self, chunks: Generator[bytes, None, None], source: Iterable[Any]) -> None:
         self.chunks, self.source = chunks, source
 
     def __iter__(self) -> Iterator[bytes]:
         return self.chunks
 
     def close(self) -> None:
-        self.chunks.close()  # type: ignore[attr-defined]
+        self.chunks.close()
         close = getattr(self.source, "close", None)
         if close is not None:
             close()
