@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import webob
 
@@ -76,8 +76,9 @@ class _Check:
 def _respond(body: dict[str, Any], status: int) -> webob.Response:
     # NOTE: a plain Response, not webob.exc.HTTPServiceUnavailable: the
     # dispatcher re-renders returned HTTP errors, which would lose this body.
+    # NOTE: cast: types-WebOb types charset as str; WebOb takes None (no charset parameter).
     resp = webob.Response(json_body=body, status=status, content_type=CONTENT_TYPE,
-                          charset=None)
+                          charset=cast(str, None))
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
