@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import json
 import re
-from typing import IO, Any
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 import multipart
@@ -21,6 +22,9 @@ from webob.exc import (
     HTTPUnsupportedMediaType,
 )
 from webob.multidict import MultiDict
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -47,7 +51,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _UTF8 = frozenset(("utf-8", "utf8"))
 
 
-def content_length(environ: dict) -> int | None:
+def content_length(environ: WSGIEnvironment) -> int | None:
     """Return the declared body length, ``None`` when absent; 400 when invalid.
 
     Only ASCII digits are accepted: ``int()`` would take ``-1``, ``+3``,
@@ -61,7 +65,7 @@ def content_length(environ: dict) -> int | None:
     return int(value)
 
 
-def declared_length(environ: dict, max_size: int) -> int | None:
+def declared_length(environ: WSGIEnvironment, max_size: int) -> int | None:
     """The Content-Length, ``None`` when absent; 400 when invalid, 413 over ``max_size``."""
     length = content_length(environ)
     if length is not None and length > max_size:
@@ -105,14 +109,14 @@ class LimitedInput:
         return line
 
 
-def is_chunked(environ: dict) -> bool:
+def is_chunked(environ: WSGIEnvironment) -> bool:
     """True when the body's end is marked by the transport, not a length."""
     return bool(environ.get("wsgi.input_terminated")) or "chunked" in environ.get(
         "HTTP_TRANSFER_ENCODING", ""
     ).lower()
 
 
-def read_body(environ: dict, max_size: int, *, require: bool = False) -> bytes:
+def read_body(environ: WSGIEnvironment, max_size: int, *, require: bool = False) -> bytes:
     """Read the whole body, enforcing ``max_size`` (413) and the length (400).
 
     A body with a Content-Length over the limit is refused before any byte is
@@ -132,7 +136,13 @@ def read_body(environ: dict, max_size: int, *, require: bool = False) -> bytes:
     return data
 
 
-def _read(stream: IO[bytes], size: int) -> bytes:
+class _Readable(Protocol):
+    """What the body readers read from: ``wsgi.input`` or a :class:`LimitedInput`."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def _read(stream: _Readable, size: int) -> bytes:
     try:
         return stream.read(size)
     except HTTPException:
@@ -178,10 +188,11 @@ def _read_unsized(stream: LimitedInput) -> bytes:
         out.write(chunk)
 
 
-def parse_qs_strict(text: str, what: str = "query string", limit: int = MAX_FORM_PARTS) -> MultiDict:
+def parse_qs_strict(text: str, what: str = "query string",
+                    limit: int = MAX_FORM_PARTS) -> MultiDict[str, str]:
     """Parse ``a=1&b=2`` into a ``MultiDict``; 400 on bad escapes or UTF-8,
     413 past ``limit`` fields (empty ones count)."""
-    result = MultiDict()
+    result: MultiDict[str, str] = MultiDict()
     if not text:
         return result
     # NOTE: separators are counted before anything is split, empty fields
@@ -204,7 +215,7 @@ def parse_qs_strict(text: str, what: str = "query string", limit: int = MAX_FORM
     return result
 
 
-def check_charset(params: dict, what: str) -> None:
+def check_charset(params: Mapping[str, str], what: str) -> None:
     """415 unless the declared charset (if any) is UTF-8."""
     charset = params.get("charset")
     if charset is not None and charset.strip('"').lower() not in _UTF8:
@@ -343,9 +354,10 @@ class UploadedFile:
         pos = self.file.tell()
         self.file.seek(0)
         try:
-            return self.file.read()
+            data: bytes = self.file.read()
         finally:
             self.file.seek(pos)
+        return data
 
     def __repr__(self) -> str:
         return f"<UploadedFile {self.name}={self.filename!r} {self.size} bytes>"
@@ -360,13 +372,13 @@ def safe_filename(name: str) -> str:
 
 def parse_multipart(
     stream: IO[bytes] | bytes,
-    params: dict,
+    params: Mapping[str, str],
     *,
     length: int | None,
     max_size: int,
     part_limit: int = MAX_FORM_PARTS,
     field_limit: int = 1024 * 1024,
-) -> MultiDict:
+) -> MultiDict[str, str | UploadedFile]:
     """Parse ``multipart/form-data`` with the streaming ``multipart`` parser.
 
     Text fields become ``str`` values, file fields :class:`UploadedFile`.
@@ -376,13 +388,13 @@ def parse_multipart(
     if not boundary or len(boundary) > 200:
         raise HTTPBadRequest("multipart/form-data without a valid boundary")
     check_charset(params, "multipart/form-data")
-    stream = io.BytesIO(stream) if isinstance(stream, bytes) else _ServerInput(stream)
+    source = io.BytesIO(stream) if isinstance(stream, bytes) else _ServerInput(stream)
     parser = multipart.MultipartParser(
-        stream, boundary, -1 if length is None else length, strict=True,
+        source, boundary, -1 if length is None else length, strict=True,
         part_limit=part_limit, memory_limit=max(field_limit * 2, 1024 * 1024),
         spool_limit=64 * 1024, disk_limit=max_size, partsize_limit=max_size,
     )
-    result = MultiDict()
+    result: MultiDict[str, str | UploadedFile] = MultiDict()
     try:
         for part in parser:
             if part.filename is not None:
