@@ -1,8 +1,9 @@
 """``python -m bench``: run everything, print the table, write ``bench/results.md``.
 
-::
+Also writes ``bench/results.json`` (the ratios the docs draw as charts) and
+the tables of ``docs/benchmark.rst``::
 
-    python -m bench                      # full run; also updates README.rst's table
+    python -m bench                      # full run; also updates docs/benchmark.rst
     python -m bench --quick              # smoke run: one short round, no servers
     python -m bench --profile stack:hello  # cProfile one subject on one workload
 """
@@ -12,9 +13,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime
+import json
 import os
 import platform
 import pstats
+import re
 import sys
 import time
 from importlib import metadata
@@ -27,8 +30,13 @@ from .subjects import SUBJECTS, build, one_access_record
 from .subjects import build_layers as layers_subject
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parent / "README.rst"
+#: the docs page whose ``.. BEGIN benchmark`` region holds the latest tables
+README = HERE.parent / "docs" / "benchmark.rst"
 RESULTS = HERE / "results.md"
+#: the ratios ``docs/_ext/benchcharts.py`` draws
+RESULTS_JSON = HERE / "results.json"
+IN_PROCESS = "in-process (req/s, ratio to bare WebOb)"
+_CELL = re.compile(r"([0-9][0-9,]*) \(([0-9.]+)x\)").fullmatch
 PACKAGES = ("webkit_app", "WebOb", "falcon", "Flask", "bottle", "pyramid", "orjson",
             "gunicorn", "waitress", "multipart")
 RSS_LIMIT_MB = 60.0
@@ -365,6 +373,40 @@ def rst_region(report: dict) -> str:
     return "\n".join(parts)
 
 
+def _ratio_cell(cell: str) -> dict[str, float]:
+    match = _CELL(cell.strip())
+    if match is None:
+        raise ValueError(f"not a 'req/s (ratio)' cell: {cell!r}")
+    return {"rps": float(match[1].replace(",", "")), "ratio": float(match[2])}
+
+
+def figures(tables: dict[str, list[list[str]]], machine_line: str) -> dict[str, Any]:
+    """The charted numbers of a report's tables (as :func:`sections` gives them)::
+
+        {"run": "...", "in_process": {"baseline": "WebOb", "workloads": [...],
+         "subjects": {"Falcon": {"hello": {"rps": 195539.0, "ratio": 2.2}, ...}}},
+         "gunicorn": {"baseline": "raw WSGI", "subjects": {"raw WSGI": {...}}}}
+    """
+    head, *rows = tables[IN_PROCESS]
+    out: dict[str, Any] = {"run": machine_line, "in_process": {
+        "baseline": "WebOb", "workloads": head[1:],
+        "subjects": {r[0]: dict(zip(head[1:], map(_ratio_cell, r[1:]), strict=True))
+                     for r in rows}}}
+    gunicorn = next((v for k, v in tables.items() if k.startswith("gunicorn, wrk")), None)
+    if gunicorn:
+        out["gunicorn"] = {"baseline": gunicorn[1][0], "subjects": {
+            r[0]: {"rps": float(r[1].replace(",", "")), "ratio": float(r[2].rstrip("x"))}
+            for r in gunicorn[1:]}}
+    return out
+
+
+def write_json(report: dict, path: Path = RESULTS_JSON) -> None:
+    """Write :func:`figures` of ``report`` as JSON (the docs' charts read it)."""
+    m = report["machine"]
+    data = figures(sections(report), f"{m['date']}, {m['machine']}, {m['python']}")
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
 def update_readme(report: dict, path: Path = README) -> None:
     """Replace the text between ``.. BEGIN benchmark`` and ``.. END benchmark``."""
     text = path.read_text(encoding="utf-8")
@@ -464,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=0.3, help="per subject, workload and round")
     p.add_argument("--subjects", default=",".join(SUBJECTS))
     p.add_argument("--no-server", action="store_true", help="skip gunicorn and memory runs")
-    p.add_argument("--no-readme", action="store_true", help="leave README.rst alone")
+    p.add_argument("--no-readme", action="store_true", help="leave docs/benchmark.rst alone")
     p.add_argument("--output", type=Path, default=RESULTS)
     p.add_argument("--profile", metavar="SUBJECT:WORKLOAD")
     p.add_argument("--profile-n", type=int, default=20000)
@@ -502,9 +544,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{title}\n{text_table(rows)}")
     if not args.quick:
         write_markdown(report, args.output)
+        write_json(report)
         if not args.no_readme:
             update_readme(report)
-        log(f"wrote {args.output}" + ("" if args.no_readme else " and README.rst"))
+        log(f"wrote {args.output}, {RESULTS_JSON.name}"
+            + ("" if args.no_readme else " and docs/benchmark.rst"))
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0
 
