@@ -37,7 +37,8 @@ server (the ``errors`` middleware answers it as a logged 500).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import webob.dec
 
@@ -47,10 +48,34 @@ from .request import Request
 __all__ = ["wsgify"]
 
 
-class wsgify(webob.dec.wsgify):  # noqa: N801 (WebOb's name)
+# NOTE: types-WebOb's wsgify is generic (handler parameters, request class);
+# WebOb's is not, so the parameters exist for the type checker only.
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    _WebObWsgify = webob.dec.wsgify[[], Request]
+    #: what a wsgify function may return (WebOb's rule)
+    _Returned = webob.Response | WSGIApplication | str | None
+else:
+    _WebObWsgify = webob.dec.wsgify
+
+
+class wsgify(_WebObWsgify):
     """``webob.dec.wsgify`` giving a :class:`~webkit_app.Request` and the toolkit's error pages."""
 
     RequestClass = Request
+
+    if TYPE_CHECKING:
+        # NOTE: typing only: types-WebOb's own __init__ wants a function of a
+        # webob.Request; this one takes a function (or method) of the toolkit's.
+        def __init__(
+            self,
+            func: Callable[[Request], _Returned] | Callable[[Any, Request], _Returned] | None = None,
+            RequestClass: type[Request] | None = None,
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+            middleware_wraps: WSGIApplication | None = None,
+        ) -> None: ...
 
     def call_func(self, req: Any, *args: Any, **kwargs: Any) -> Any:
         call = functools.partial(super().call_func, req, *args, **kwargs)

@@ -8,7 +8,7 @@ edits that never duplicate a header, a log-safe request target, and the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -172,20 +172,28 @@ def request_target(environ: WSGIEnvironment, query: bool = True) -> str:
     Never decodes as UTF-8, so a path like ``/%ff`` cannot raise here; query
     values named like secrets (``password=``, ``token=``) are masked.
     """
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     # PERF: a plain path (almost every one) is already its own quoted form.
     if _PLAIN_PATH.fullmatch(path):
         target = path
     else:
         target = quote(path.encode("latin-1", "backslashreplace"), safe=_PATH_SAFE)
-    query = query and environ.get("QUERY_STRING")
-    if query:
-        query = quote(query.encode("latin-1", "backslashreplace"), safe=_QUERY_SAFE)
-        target += "?" + mask_params(query)
+    qs: str = (environ.get("QUERY_STRING") or "") if query else ""
+    if qs:
+        qs = quote(qs.encode("latin-1", "backslashreplace"), safe=_QUERY_SAFE)
+        target += "?" + mask_params(qs)
     return target
 
 
-class wsgify(_webob_wsgify):  # noqa: N801 (WebOb's name)
+# NOTE: types-WebOb's wsgify is generic (handler parameters, request class);
+# WebOb's is not, so the parameters exist for the type checker only.
+if TYPE_CHECKING:
+    _WebObWsgify = _webob_wsgify[[], BaseRequest]
+else:
+    _WebObWsgify = _webob_wsgify
+
+
+class wsgify(_WebObWsgify):
     """``webob.dec.wsgify`` for middleware classes: the same decorator, a lean call.
 
     A decorated ``__call__(self, req)`` that returns a WSGI app (or raises a
@@ -202,9 +210,14 @@ class wsgify(_webob_wsgify):  # noqa: N801 (WebOb's name)
     # decorator on every attribute access of a decorated method; middleware
     # that returns a WSGI app needs neither.
     RequestClass = BaseRequest
+    if TYPE_CHECKING:
+        # NOTE: types-WebOb's func may also be an unbound method; here a
+        # method is bound by __get__ (the clone WebOb's __get__ returns).
+        func: Callable[[BaseRequest], Any] | None
 
-    def __get__(self, obj: Any, type: Any = None) -> Any:  # noqa: A002 (WebOb's signature)
-        if obj is None:
+    def __get__(self, obj: Any, type: Any = None) -> Any:
+        # NOTE: WebOb's __get__ returns a wsgify without a function as it is.
+        if obj is None or self.func is None:
             return self
         key = "_wsgify_" + self.func.__name__
         bound = obj.__dict__.get(key)
