@@ -50,6 +50,8 @@ __all__ = ["Request", "parse_content_type", "is_json_type", "refuse_lone_surroga
 #: environ keys the toolkit sets or reads
 APP_KEY = "webkit_app.app"
 MAX_BODY_KEY = "webkit_app.max_body_size"
+#: where the ``session`` middleware (or the Pyramid session factory) puts the session
+SESSION_KEY = "webkit_app.session"
 _BODY_KEY = "webkit_app.body"
 _GET_KEY = "webkit_app.get"
 _POST_KEY = "webkit_app.post"
@@ -356,6 +358,18 @@ class Request(_WebObRequest):
         answers a bad ``If-Modified-Since`` as if it were absent."""
         drop_unusable_preconditions(self.environ)
         return super().call_application(application, catch_exc_info)
+
+    @property
+    def session(self) -> Any:
+        """The signed-cookie session (dict-like) of :func:`webkit_app.middleware.session`.
+
+        :raises RuntimeError: no session middleware runs in front of this app.
+        """
+        try:
+            return self.environ[SESSION_KEY]
+        except KeyError:
+            raise RuntimeError("request.session needs the session middleware in front of the "
+                               "app: webkit_app.middleware.session(app, secret=...)") from None
 
     def url_for(self, name: str, *, _query: Any = None, _absolute: bool = False, **params: Any) -> str:
         """The URL of the named route, under this request's SCRIPT_NAME.

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from ..settings import MASK
+from ._cross_origin import CrossOrigin, cross_origin
+from ._session import Session, SessionCookie, SessionMiddleware, SessionTooLarge, session
 from ._wsgi import SECRET_WORDS, mask_params
 from .access_log import AccessLog, access_log
 from .basic_auth import BasicAuth, basic_auth, hash_password, load_htpasswd
@@ -41,21 +43,28 @@ __all__ = [
     "AccessLog",
     "BasicAuth",
     "BodyLimit",
+    "CrossOrigin",
     "ErrorMiddleware",
     "Layer",
     "RequestId",
     "RequestIdFilter",
+    "Session",
+    "SessionCookie",
+    "SessionMiddleware",
+    "SessionTooLarge",
     "access_log",
     "basic_auth",
     "body_limit",
     "compose",
     "cors",
+    "cross_origin",
     "errors",
     "get_request_id",
     "hash_password",
     "load_htpasswd",
     "mask_params",
     "request_id",
+    "session",
     "stack",
 ]
 
