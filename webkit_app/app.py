@@ -410,7 +410,7 @@ class _Mounted:
 def _checking(start_response: StartResponse, prefix: str) -> StartResponse:
     """``start_response``, refusing a status or header that would break the response."""
     def checked(status: str, headers: list[tuple[str, str]],
-                exc_info: OptExcInfo | None = None, /) -> Callable[[bytes], object]:
+                exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
         check_sendable(status, headers, f"the app mounted at {prefix!r}")
         return start_response(status, headers, exc_info)
 
