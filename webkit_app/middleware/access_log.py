@@ -31,6 +31,7 @@ from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str, wsgify
 from .request_id import ENVIRON_KEY
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from webob import Request
 
@@ -92,7 +93,8 @@ class _Entry:
         self._write: Callable[[bytes], object] | None = None
         self._done = False
 
-    def start_response(self, status, headers, exc_info=None):  # noqa: ANN001, ANN201
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: OptExcInfo | None = None) -> Callable[[bytes], None]:
         # NOTE: a later call (an error handler replacing the headers) wins.
         self.status = int(status[:3])
         self._write = self._server_start(status, headers, exc_info)
@@ -218,7 +220,7 @@ class AccessLog:
 
     def _client(self, environ: WSGIEnvironment) -> str | None:
         """``REMOTE_ADDR``, or the client a trusted proxy names in ``X-Forwarded-For``."""
-        client = environ.get("REMOTE_ADDR")
+        client: str | None = environ.get("REMOTE_ADDR")
         if not self.trusted_proxies or not client or not self._trusted(client):
             return client
         # NOTE: each proxy appends the peer it saw, so only the entries right of

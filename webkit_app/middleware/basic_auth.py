@@ -43,7 +43,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from webob.exc import HTTPBadRequest, HTTPServiceUnavailable, HTTPUnauthorized
 
@@ -52,6 +52,7 @@ from ..httperror import render_http_error
 from ._wsgi import as_tuple, normalized_path, rewrite_headers, wsgi_str, wsgify
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from webob import Request
 
@@ -77,7 +78,11 @@ def _scrypt(password: bytes, salt: str, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(password, salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p)
 
 
-def _params(method: str) -> tuple[str, tuple]:
+#: scrypt's (n, r, p) or pbkdf2's (hash name, iterations), as ``kind`` says
+_HashParams = tuple[Any, ...]
+
+
+def _params(method: str) -> tuple[str, _HashParams]:
     """Parse ``scrypt[:N:r:p]`` or ``pbkdf2[:hash:iterations]``, with sane bounds."""
     kind, *args = method.split(":")
     if kind == "scrypt":
@@ -93,7 +98,7 @@ def _params(method: str) -> tuple[str, tuple]:
     raise ValueError(f"unknown password hash method: {method!r}")
 
 
-def _digest(kind: str, params: tuple, password: bytes, salt: str) -> bytes:
+def _digest(kind: str, params: _HashParams, password: bytes, salt: str) -> bytes:
     if kind == "scrypt":
         return _scrypt(password, salt, *params)
     name, iterations = params
@@ -121,7 +126,8 @@ def _bcrypt_checker(stored: str) -> Checker:
 
     def check(password: bytes) -> bool:
         # NOTE: bcrypt uses 72 bytes; Apache truncates and bcrypt>=5 raises.
-        return bcrypt.checkpw(password[:72], encoded)
+        matched: bool = bcrypt.checkpw(password[:72], encoded)
+        return matched
 
     return check
 
@@ -385,7 +391,8 @@ def _private(
 ) -> Iterable[bytes]:
     """Call ``app``, marking its response as varying by user and not shareable."""
 
-    def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+    def start(status: str, headers: list[tuple[str, str]],
+              exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
         out = rewrite_headers(headers, vary=("Authorization",))
         if not any(name.lower() == "cache-control" for name, _ in out):
             out.append(("Cache-Control", "private"))

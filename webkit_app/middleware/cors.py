@@ -31,6 +31,9 @@ from ..httperror import render_http_error
 from ._wsgi import as_bool, as_tuple, merge_vary, rewrite_headers, wsgify
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from webob import Request
 
@@ -149,7 +152,8 @@ class CORS:
                   start_response: StartResponse) -> Iterable[bytes]:
         """Call the app; its ``Access-Control-*`` headers are replaced by ``add``."""
 
-        def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             return start_response(status, rewrite_headers(headers, _OWNED, _VARY, add), exc_info)
 
         return self.app(environ, start)

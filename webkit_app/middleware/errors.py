@@ -55,6 +55,7 @@ from ._wsgi import (
 from .request_id import ensure_request_id
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from webob import Request, Response
 
@@ -134,7 +135,8 @@ class _Call:
         self._write: Callable[[bytes], object] | None = None
         self.called = self.started = False
 
-    def start_response(self, status, headers, exc_info=None):  # noqa: ANN001, ANN201
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: OptExcInfo | None = None) -> Callable[[bytes], None]:
         self.called = True
         self._write = self._start(status, headers, exc_info)
         return self.write
@@ -153,10 +155,18 @@ class _Call:
                          exc_info=exc, extra={"request_id": rid})
             return None
         resp = self._mw.error_response(exc, self.environ)
-        # NOTE: exc_info lets a server replace headers the app already set.
-        exc_info = (type(exc), exc, exc.__traceback__) if self.called else None
+        # NOTE: exc_info lets a server replace headers the app already set
+        # (a raised exception always has a traceback).
+        tb = exc.__traceback__
+        exc_info: OptExcInfo | None = (
+            (type(exc), exc, tb) if self.called and tb is not None else None)
         start = self._start
-        return resp(self.environ, lambda status, headers: start(status, headers, exc_info))
+
+        def start_error(status: str, headers: list[tuple[str, str]],
+                        _: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            return start(status, headers, exc_info)
+
+        return resp(self.environ, start_error)
 
 
 class _GuardedIter(IterProxy):

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 from ._wsgi import IterProxy, rewrite_headers, runs_no_code, wsgify
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from webob import Request
 
@@ -149,7 +152,8 @@ class RequestId:
         ctx = contextvars.copy_context()
         drop, add = self._drop, ((self.header, rid),)
 
-        def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             return start_response(status, rewrite_headers(headers, drop, add=add), exc_info)
 
         return ctx.run(self._in_context, ctx, rid, environ, start)
