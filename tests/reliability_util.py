@@ -97,6 +97,9 @@ def server_env(folder: Path, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
+DEMO_APP = "webkit_app.demo.wsgi:application"
+
+
 def server_argv(kind: str, port: int, app: str | None) -> list[str]:
     if kind == "gunicorn":
         argv = [str(BIN / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py")]
@@ -104,7 +107,7 @@ def server_argv(kind: str, port: int, app: str | None) -> list[str]:
     if kind == "waitress":
         # NOTE: the project's own command, as `make run` serves the demo.
         argv = [sys.executable, "-m", "webkit_app", "serve", "--host", HOST, "--port", str(port)]
-        return argv[:4] + ([app] if app else []) + argv[4:]
+        return argv[:4] + [app or DEMO_APP] + argv[4:]
     raise ValueError(f"unknown server {kind!r}")
 
 

@@ -111,9 +111,9 @@ def test_post_routed(testapp):
 
 
 @pytest.mark.parametrize("path,location", [
-    ("/users/", "http://localhost/users"),
-    ("/dir", "http://localhost/dir/"),
-    ("/users/?a=1", "http://localhost/users?a=1"),
+    ("/users/", "/users"),
+    ("/dir", "/dir/"),
+    ("/users/?a=1", "/users?a=1"),
 ])
 def test_trailing_slash_redirects_308(testapp, path, location):
     res = testapp.get(path, status=308)
@@ -234,7 +234,7 @@ def test_mount_another_app_shifts_script_name():
     t = TestApp(outer)
     assert t.get("/").text == "outer"
     assert t.get("/kit/users/1").json["self"] == "/kit/users/7"
-    assert t.get("/kit/users/", status=308).headers["Location"] == "http://localhost/kit/users"
+    assert t.get("/kit/users/", status=308).headers["Location"] == "/kit/users"
     assert t.get("/kit/nothing", status=404).json["status"] == 404
 
 
@@ -416,7 +416,7 @@ def test_valid_webob_exc_redirect_with_extra_header_still_works(how):
         return resp
 
     res = TestApp(validator(_unsafe_app(handler))).get("/unsafe", status=302)
-    assert res.headers["Location"] == "http://localhost/next"
+    assert res.headers["Location"] == "/next"
     assert res.headers["X-Note"] == "caf\xe9 fine"
 
 

@@ -73,6 +73,13 @@ def kit(request, tmp_path):
     return TestApp(build("/kit"), lint=True)
 
 
+def sent(kit, path):
+    """A Location as the host sends it: the toolkit keeps it relative; Pyramid's
+    own Response (wsgiapp2 re-sends the kit's) makes it absolute with the Host."""
+    pyramid = not isinstance(kit.app, App) and type(kit.app).__module__.startswith("pyramid")
+    return "http://localhost" + path if pyramid else path
+
+
 @pytest.mark.parametrize("path", ["/kit", "/kit/"])
 def test_url_for_includes_the_prefix(kit, path):
     assert kit.get(path).json == {"user": "/kit/users/7", "notes": "/kit/notes",
@@ -86,11 +93,11 @@ def test_path_params_and_url_for_below_the_prefix(kit):
 
 def test_trailing_slash_redirect_stays_under_the_prefix(kit):
     res = kit.get("/kit/users/7/?x=1", status=308)
-    assert res.headers["Location"] == "http://localhost/kit/users/7?x=1"
+    assert res.headers["Location"] == sent(kit, "/kit/users/7?x=1")
 
 
 def test_handler_redirect_stays_under_the_prefix(kit):
-    assert kit.get("/kit/old", status=301).headers["Location"] == "http://localhost/kit/"
+    assert kit.get("/kit/old", status=301).headers["Location"] == sent(kit, "/kit/")
 
 
 def test_webob_error_raised_by_a_handler_is_a_response(kit):
@@ -108,7 +115,7 @@ def test_non_ascii_prefix_is_encoded_once(build):
     kit = TestApp(build("/café"))
     assert kit.get("/caf%C3%A9/").json["user"] == "/caf%C3%A9/users/7"
     assert kit.get("/caf%C3%A9/users/7/", status=308).headers["Location"] == \
-        "http://localhost/caf%C3%A9/users/7"
+        sent(kit, "/caf%C3%A9/users/7")
 
 
 def test_readme_urlmap_example():

@@ -176,7 +176,7 @@ def test_a_header_with_a_newline_never_reaches_the_server(raise_it):
 
 
 def test_redirects_built_with_url_for_stay_under_the_prefix(site):
-    assert site.get("/api/old", status=301).headers["Location"] == "http://localhost/api/"
+    assert site.get("/api/old", status=301).headers["Location"] == "/api/"
 
 
 def test_request_parsing_is_the_toolkits_strict_one(site):

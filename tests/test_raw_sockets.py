@@ -40,6 +40,14 @@ MALFORMED_REQUEST_LINES = {
     "space_in_target": (b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", False),
     "raw_non_ascii_target": (b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", False),
     "extra_token": (b"GET / HTTP/1.1 x\r\nHost: x\r\n\r\n", False),
+    # NOTE: waitress passed 'Xadmin/...' as PATH_INFO; the router matched it as /admin/...
+    "target_without_slash": (b"GET Xapi/echo HTTP/1.1\r\nHost: x\r\n\r\n", False),
+}
+#: refused by the App (400), whichever server passes them on
+APP_REFUSED = {
+    "host_with_userinfo": b"GET /api HTTP/1.1\r\nHost: localhost@evil.example\r\n\r\n",
+    "host_with_control": b"GET /api HTTP/1.1\r\nHost: a\x7fb\r\n\r\n",
+    "query_with_escape": b"GET /api/?a=\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 BAD_HEADERS = {
     "space_before_colon": (req(FORM + b"Content-Length : 3\r\n", b"a=1"), False),
@@ -116,6 +124,17 @@ def run_vector(server: Server, name: str, vector: tuple[bytes, bool]) -> None:
     data, shut_write = vector
     reply = exchange(server.port, data, timeout=READ_TIMEOUT, shut_write=shut_write)
     assert_refused(reply, name)
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize("name", list(APP_REFUSED))
+def test_no_host_or_control_byte_reaches_a_response_header(server: Server, name: str) -> None:
+    reply = exchange(server.port, APP_REFUSED[name])
+    codes = statuses(reply)
+    assert len(codes) == 1 and codes[0] in (308, 400), reply
+    head = bytes(reply).split(b"\r\n\r\n", 1)[0]
+    assert not any(b < 0x20 and b not in (0x0d, 0x0a) or b == 0x7f for b in head), head
+    assert b"evil" not in head
     assert_still_serving(server)
 
 

@@ -103,14 +103,18 @@ def uwsgi(site: Site) -> Launch:
     return Launch([str(exe), "--ini", str(DEPLOY / "uwsgi.ini")], site.env())
 
 
+DEMO = "webkit_app.demo.wsgi:application"
+
+
 def waitress(site: Site) -> Launch:
-    argv = [sys.executable, "-m", "webkit_app", "serve", "--host", HOST, "--port", str(site.port)]
+    argv = [sys.executable, "-m", "webkit_app", "serve", DEMO, "--host", HOST, "--port",
+            str(site.port)]
     return Launch(argv, site.env())
 
 
 def cli_gunicorn(site: Site) -> Launch:
     """``webkit-app serve --server gunicorn``: gunicorn through its Python API."""
-    argv = [sys.executable, "-m", "webkit_app", "serve", "--server", "gunicorn",
+    argv = [sys.executable, "-m", "webkit_app", "serve", DEMO, "--server", "gunicorn",
             "--workers", "2", "--host", HOST, "--port", str(site.port)]
     return Launch(argv, site.env())
 
@@ -385,7 +389,7 @@ def test_serve_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """Ctrl-C in a terminal: waitress stops and ``webkit-app serve`` exits 0."""
     port = free_port()
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
-    argv = [sys.executable, "-m", "webkit_app", "serve", "--host", HOST, "--port", str(port)]
+    argv = [sys.executable, "-m", "webkit_app", "serve", DEMO, "--host", HOST, "--port", str(port)]
     with ServerProcess(argv, log=tmp_path / "out.log", env=env, cwd=tmp_path) as server:
         server.wait_ready(f"http://{HOST}:{port}/health/live")
         assert server.proc is not None

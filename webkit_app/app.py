@@ -30,6 +30,7 @@ from webob.exc import (
 
 from .body import DEFAULT_MAX_BODY_SIZE, declared_length
 from .httperror import handler_response, render_error, render_http_error
+from .paths import BAD_PERCENT, check_host, normalized_path, quote_query
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_sendable
 from .routing import ANY_METHOD, Endpoint, Route, Router
@@ -47,7 +48,6 @@ Handler = Callable[[Request], webob.Response]
 #: ``error_handler(request, exc) -> Response``
 ErrorHandler = Callable[[Request, Any], webob.Response]
 _ROUTING_ARGS = "wsgiorg.routing_args"
-_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 
 
 class RouteInfo(NamedTuple):
@@ -261,19 +261,13 @@ class App:
         return resp(environ, start_response)
 
     def _dispatch(self, environ: WSGIEnvironment) -> WSGIApplication:
-        raw = environ.get("PATH_INFO") or "/"
-        # PERF: ASCII paths (almost all) need no decoding.
-        if raw.isascii():
-            path = raw
-        else:
-            try:
-                path = raw.encode("latin-1").decode("utf-8")
-            except UnicodeError:
-                raise HTTPBadRequest("The request path is not valid UTF-8") from None
+        path = normalized_path(environ)
         if "%" in path:  # NOTE: rare; a server left an invalid escape undecoded
             _check_raw_uri(environ)
         if self.allowed_hosts is not None:
             self._check_host(environ, self.allowed_hosts)
+        else:
+            check_host(environ)
         if self._mounts:
             mounted = self._find_mount(path)
             if mounted is not None:
@@ -316,6 +310,7 @@ class App:
             name = ""
         if name.lower() not in allowed_hosts:
             raise HTTPBadRequest(f"Host {host[:100]!r} is not allowed")
+        check_host(environ)
 
     def _find_mount(self, path: str) -> tuple[str, WSGIApplication] | None:
         for prefix, app in self._mounts:
@@ -366,7 +361,7 @@ def _check_mount_clash(prefix: str, app: Any, route: Route) -> None:
 
 def _check_raw_uri(environ: WSGIEnvironment) -> None:
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
-    if _BAD_PERCENT(raw.split("?", 1)[0]):
+    if BAD_PERCENT.search(raw.split("?", 1)[0]):
         raise HTTPBadRequest("Invalid percent-encoding in the request path")
 
 
@@ -376,7 +371,7 @@ def _slash_redirect(environ: WSGIEnvironment, path: str) -> Response:
     location = quote(environ.get("SCRIPT_NAME", "").encode("latin-1") + path.encode("utf-8"),
                      safe="/@:!$&'()*+,;=-._~")
     if environ.get("QUERY_STRING"):
-        location += "?" + environ["QUERY_STRING"]
+        location += "?" + quote_query(environ["QUERY_STRING"])
     resp = Response(status=308, content_type="text/plain", charset="utf-8",
                     body=b"Permanent Redirect\n")
     resp.headerlist.append(("Location", location))

@@ -23,6 +23,8 @@ from webob.exc import (
 )
 from webob.multidict import MultiDict
 
+from .paths import BAD_PERCENT
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
@@ -47,7 +49,6 @@ MAX_JSON_DEPTH = 64
 MAX_JSON_VALUES = 100_000
 MAX_FORM_PARTS = 1000
 _CHUNK = 64 * 1024
-_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _UTF8 = frozenset(("utf-8", "utf8"))
 
 
@@ -200,7 +201,7 @@ def parse_qs_strict(text: str, what: str = "query string",
     # 10 MiB of '&' first made a list of ten million strings (100 MB).
     if text.count("&") + text.count(";") >= limit:
         raise HTTPRequestEntityTooLarge(f"More than {limit} fields in the {what}")
-    if _BAD_PERCENT.search(text):
+    if BAD_PERCENT.search(text):
         raise HTTPBadRequest(f"Invalid percent-encoding in the {what}")
     for pair in text.replace(";", "&").split("&"):
         if not pair:

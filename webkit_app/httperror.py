@@ -96,11 +96,24 @@ def handler_response(resp: object, environ: WSGIEnvironment, source: str) -> obj
     has its status and headers checked, ``ValueError`` naming ``source``
     otherwise; everything else is returned as it is.
     """
-    if isinstance(resp, WSGIHTTPException) and resp.code >= 400:
-        return render_http_error(resp, environ)
+    if isinstance(resp, WSGIHTTPException):
+        if resp.code >= 400:
+            return render_http_error(resp, environ)
+        if resp.location:
+            return _redirect(resp, source)
     if resp.__class__ is not Response and isinstance(resp, webob.Response):
         check_sendable(resp.status, resp.headerlist, source)
     return resp
+
+
+def _redirect(exc: WSGIHTTPException, source: str) -> Response:
+    """A raised or returned ``webob.exc`` redirect as a toolkit :class:`Response`:
+    its headers checked, and its Location kept relative (WebOb's own would make
+    it absolute with the client's Host)."""
+    check_sendable(exc.status, exc.headerlist, source)
+    headers = [(n, v) for n, v in exc.headerlist if n.lower() not in _SKIP_HEADERS]
+    return body_response(f"{exc.status}\n".encode(), exc.code, "text/plain; charset=UTF-8",
+                         headers)
 
 
 def render_error(

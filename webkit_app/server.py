@@ -115,6 +115,10 @@ class StrictRequestParser(HTTPRequestParser):
             # such a byte a field either matches or fails in linear time.
             raise ParsingError("Control character in the request head")
         super().parse_header(header_plus)
+        if not self.path.startswith("/") and self.request_uri != "*":
+            # NOTE: origin-form must start with '/' (RFC 9112 3.2); waitress
+            # passed 'GET Xadmin/users/1' on as PATH_INFO 'Xadmin/users/1'.
+            raise ParsingError("The request target must start with '/'")
         codings = transfer_codings(header_plus)
         if codings is None:
             return

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from webob.dec import wsgify as _webob_wsgify
-from webob.exc import HTTPBadRequest, HTTPException
+from webob.exc import HTTPException
 from webob.request import BaseRequest
 
+from ..paths import normalized_path
 from ..settings import MASK
 
 if TYPE_CHECKING:
@@ -79,30 +80,6 @@ def as_bool(value: Any) -> bool:
 def wsgi_str(text: str) -> str:
     """Return ``text`` in the form WSGI uses for ``PATH_INFO``: UTF-8 bytes as latin-1."""
     return text.encode("utf-8").decode("latin-1")
-
-
-def normalized_path(environ: WSGIEnvironment) -> str:
-    """The path the router matches: ``PATH_INFO`` decoded as UTF-8, ``/`` when empty.
-
-    Middleware deciding on a path (what to protect, what to skip) decides on
-    this, so it cannot disagree with the dispatcher::
-
-        path = normalized_path(environ)  # "/b\xc3\xbcro" in the environ -> "/büro"
-
-    :raises HTTPBadRequest: the path is not UTF-8 or does not start with ``/``.
-    """
-    raw = environ.get("PATH_INFO") or "/"
-    # PERF: ASCII paths (almost all) need no decoding.
-    if raw.isascii():
-        path = raw
-    else:
-        try:
-            path = raw.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            raise HTTPBadRequest("The request path is not valid UTF-8") from None
-    if path[0] != "/":
-        raise HTTPBadRequest("The request path must start with '/'")
-    return path
 
 
 def merge_vary(values: Iterable[str], *names: str) -> str:
