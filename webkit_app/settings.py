@@ -183,7 +183,8 @@ def as_items(value: Any) -> tuple[str, ...]:
     raise ValueError("expected a comma-separated list")
 
 
-def _each(check: Callable[[str], bool], expected: str, lower: bool = False) -> Coerce:
+def _each(check: Callable[[str], bool], expected: str,
+          lower: bool = False) -> Callable[[Any], tuple[str, ...]]:
     def coerce(value: Any) -> tuple[str, ...]:
         values = as_items(value)
         values = tuple(v.lower() for v in values) if lower and isinstance(value, str) else values
@@ -312,7 +313,8 @@ class Settings:
         if key is None:
             if default is not MISSING:
                 return default
-            return f.default_factory() if f.default_factory is not MISSING else f.default
+            # NOTE: callable(), as mypy does not narrow ``is not MISSING`` (not an enum).
+            return f.default_factory() if callable(f.default_factory) else f.default
         try:
             return f.metadata["coerce"](value)
         except ValueError as exc:
@@ -479,7 +481,7 @@ class LogFormatter(logging.Formatter):
         super().__init__(*args, **kwargs)
         self._second: tuple[int, str] = (-1, "")
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt or not self.default_msec_format:
             return super().formatTime(record, datefmt)
         second = int(record.created)
