@@ -13,7 +13,16 @@ import webtest
 from webkit_app import App
 from webkit_app.demo import Config, make_demo
 from webkit_app.demo.factory import create_app, layers, wrap
-from webkit_app.middleware import access_log, basic_auth, cors, errors, hash_password, request_id
+from webkit_app.middleware import (
+    access_log,
+    basic_auth,
+    cors,
+    cross_origin,
+    errors,
+    hash_password,
+    request_id,
+    session,
+)
 from webkit_app.settings import ConfigError
 
 pytestmark = pytest.mark.timeout(60)
@@ -96,12 +105,36 @@ def test_importing_wsgi_opens_no_database(tmp_path):
 
 
 @pytest.mark.parametrize("more, expected", [
-    ({}, [request_id, access_log, errors]),
-    ({"webkit_app.cors_origins": ORIGIN}, [request_id, access_log, cors, errors]),
+    ({}, [request_id, access_log, errors, cross_origin, session]),
+    ({"webkit_app.cors_origins": ORIGIN},
+     [request_id, access_log, cors, errors, cross_origin, session]),
 ])
 def test_layers_top_down(settings, more, expected):
     assert [layer[0] if isinstance(layer, tuple) else layer
             for layer in layers(Config.from_settings({**settings, **more}))] == expected
+
+
+@pytest.mark.parametrize(("more", "trusted", "bypass"), [
+    pytest.param({}, (), (), id="none"),
+    pytest.param({"webkit_app.csrf_trusted_origins": "https://admin.example.com",
+                  "webkit_app.cors_origins": ORIGIN},
+                 ("https://admin.example.com", ORIGIN), (), id="cors_origins_are_trusted"),
+    pytest.param({"webkit_app.cors_origins": "*"}, (), ("/api/",), id="cors_star_leaves_the_api"),
+])
+def test_cross_origin_trusts_what_cors_allows(settings, more, trusted, bypass):
+    stack = dict(layers(Config.from_settings({**settings, **more}))[-2:])
+    assert stack[cross_origin] == {"trusted_origins": trusted, "bypass": bypass}
+    assert stack[session]["secret"] == settings["webkit_app.secret_key"]
+    assert stack[session]["max_age"] == 14 * 24 * 3600
+
+
+def test_debug_without_a_secret_signs_sessions_with_a_random_key(settings, caplog):
+    del settings["webkit_app.secret_key"]
+    config = Config.from_settings({**settings, "webkit_app.debug": "true"})
+    with caplog.at_level(logging.WARNING, logger="webkit_app.demo"):
+        first, second = (dict(layers(config)[-2:])[session]["secret"] for _ in range(2))
+    assert len(first) >= 32 and first != second
+    assert "sessions are signed with a random key" in caplog.text
 
 
 def test_layers_with_users_end_with_basic_auth_on_admin(settings, htpasswd):

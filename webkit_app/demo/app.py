@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import Any
 
 from webkit_app import App, Request, Response
+from webkit_app.middleware import load_htpasswd
 from webkit_app.pool import PoolTimeout
 
 from . import views
@@ -26,6 +27,7 @@ from .environ import show_environ
 from .files import Downloads
 from .health import register_health
 from .notes import NotesAPI
+from .pages import NotePages
 from .store import NotesStore, unavailable
 
 __all__ = ["make_demo", "make_store", "pool_timeout"]
@@ -78,6 +80,8 @@ def make_demo(config: Any = None, *, store: NotesStore | None = None,
                   name="download")
     if config.htpasswd:
         AdminViews(store.pool).register(app)
+        # NOTE: the pages read request.session: the stack's session middleware.
+        NotePages(store, load_htpasswd(str(config.htpasswd))).register(app)
     if config.debug:
         # NOTE: not registered at all otherwise, so production answers 404.
         app.add_route("GET", "/environ", show_environ, name="environ")

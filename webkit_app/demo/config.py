@@ -21,7 +21,9 @@ from webkit_app.settings import (
     as_boolean,
     as_directory,
     as_integer,
+    as_items,
     as_optional_file,
+    as_origins,
     as_seconds,
     as_size,
     as_user_names,
@@ -32,6 +34,7 @@ __all__ = ["Config", "ConfigError", "SQLITE_PREFIX"]
 
 SQLITE_PREFIX = "sqlite:///"
 MIB = 1024 * 1024
+DAY = 24 * 3600
 
 
 def as_database_url(value: Any) -> str:
@@ -45,6 +48,14 @@ def as_database_url(value: Any) -> str:
     if not os.path.isdir(os.path.dirname(path)) or os.path.isdir(path):
         raise ValueError(f"expected a database file in an existing folder ({path})")
     return SQLITE_PREFIX + path
+
+
+def as_trusted_origins(value: Any) -> tuple[str, ...]:
+    """Exact origins (``https://admin.example.com``), neither ``*`` nor ``null``."""
+    origins = as_origins(value)
+    if "*" in origins or "null" in origins:
+        raise ValueError("expected exact origins like https://admin.example.com, not '*' or 'null'")
+    return origins
 
 
 def _default_database() -> str:
@@ -85,6 +96,14 @@ class Config(AppSettings):
                                          doc="free disk below this fails readiness")
     files_dir: Path = setting(None, as_directory, "FILES_DIR", factory=_default_files_dir,
                               doc="folder served by /download/{name}")
+    secret_key_fallbacks: tuple[str, ...] = setting((), as_items, "SECRET_KEY_FALLBACKS",
+                                                    secret=True,
+                                                    doc="old keys sessions are still read with")
+    session_max_age: int = setting(14 * DAY, as_integer(60, 400 * DAY), "SESSION_MAX_AGE",
+                                   doc="seconds a session cookie stays valid")
+    csrf_trusted_origins: tuple[str, ...] = setting((), as_trusted_origins,
+                                                    "CSRF_TRUSTED_ORIGINS",
+                                                    doc="other origins allowed to POST forms")
 
     @property
     def database_path(self) -> str:

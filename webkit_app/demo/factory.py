@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from webkit_app.factory import layers as toolkit_layers
 from webkit_app.factory import wrap as toolkit_wrap
-from webkit_app.middleware import Layer, basic_auth, load_htpasswd
-from webkit_app.settings import ConfigError, configure_logging
+from webkit_app.middleware import Layer, basic_auth, cross_origin, load_htpasswd, session
+from webkit_app.settings import MIN_SECRET_LENGTH, ConfigError, configure_logging
 
 from .app import make_demo
 from .config import Config
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["ADMIN_PATH", "CORS_METHODS", "admin_users", "create_app", "layers", "wrap"]
+
+log = logging.getLogger("webkit_app.demo")
 
 #: the prefix Basic auth protects
 ADMIN_PATH = "/admin"
@@ -53,13 +57,34 @@ def _auth_layers(config: Config) -> list[Layer]:
     return [(basic_auth, {"users": users, "realm": "webkit_app admin", "protect": (ADMIN_PATH,)})]
 
 
+def _session_secret(config: Config) -> str:
+    if len(config.secret_key) >= MIN_SECRET_LENGTH or not config.debug:
+        return config.secret_key
+    # NOTE: DEBUG needs no SECRET_KEY; sessions then last as long as the process.
+    log.warning("SECRET_KEY unset or short with DEBUG on: sessions are signed with a random "
+                "key, lost at restart and not shared between worker processes")
+    return secrets.token_urlsafe(32)
+
+
+def _session_layers(config: Config) -> list[Layer]:
+    """``cross_origin`` (origins CORS allows are trusted; with ``*`` the JSON
+    API is left out of it), then ``session`` signed with ``SECRET_KEY``."""
+    cors = tuple(o for o in config.cors_origins if o != "*")
+    bypass = ("/api/",) if "*" in config.cors_origins else ()
+    return [(cross_origin, {"trusted_origins": (*config.csrf_trusted_origins, *cors),
+                            "bypass": bypass}),
+            (session, {"secret": _session_secret(config),
+                       "fallback_secrets": config.secret_key_fallbacks,
+                       "max_age": config.session_max_age})]
+
+
 def layers(config: Config) -> list[Layer]:
     """The demo's stack: the toolkit's (health checks not logged unless
-    ``log_health_checks``), then ``basic_auth`` on ``/admin`` when users are
-    configured."""
+    ``log_health_checks``), ``cross_origin`` and ``session``, then
+    ``basic_auth`` on ``/admin`` when users are configured."""
     exclude = () if config.log_health_checks else HEALTH_PATHS
     return [*toolkit_layers(config, exclude_paths=exclude, cors_methods=CORS_METHODS),
-            *_auth_layers(config)]
+            *_session_layers(config), *_auth_layers(config)]
 
 
 def wrap(app: WSGIApplication, config: Config) -> WSGIApplication:
