@@ -111,6 +111,8 @@ def test_the_slash_redirect_percent_encodes_the_query(query, expected):
 @pytest.mark.parametrize("value, expected", [
     ("/a", "/a"), ("//evil.example/x", "/%2fevil.example/x"), ("/\\evil", "/%2fevil"),
     ("/\t/evil", "/%2fevil"), ("https://ok.example/", "https://ok.example/"),
+    (" https://evil.example/", "/ https://evil.example/"), ("\x1f//evil", "/\x1f//evil"),
+    ("\t//evil", "/%2fevil"), ("", ""),
 ])
 def test_relative_location_turns_protocol_relative_into_a_path(value, expected):
     assert relative_location(value) == expected

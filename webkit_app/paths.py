@@ -71,7 +71,11 @@ def relative_location(value: str) -> str:
     """A ``Location`` value as sent: kept relative (RFC 9110 allows it), so the
     client's ``Host`` is never reflected; a protocol-relative ``//host``
     becomes a path (``/%2fhost``), as WebOb does for CVE-2024-42353."""
-    value = value.replace("\t", "")
+    value = value.replace("\t", "")  # NOTE: browsers drop tabs anywhere in a URL
     if value.startswith(("//", "/\\")):
         return "/%2f" + value[2:]
+    if value and value[0] <= " ":
+        # NOTE: browsers strip leading C0 controls and spaces: ' https://evil'
+        # would leave the site. As a path it stays on it.
+        return "/" + value
     return value
