@@ -231,3 +231,61 @@ def test_pserve_serves_the_development_ini(tmp_path):
         assert server.terminate() in (0, -15)
     assert "GET /users/7 HTTP/1.1\" 200" in server.output  # the ini's logging, access log
     assert rid in server.output
+
+
+# -- session and cross_origin filters ----------------------------------------------------
+
+
+def test_session_filter_takes_the_secret_from_the_environment_over_the_ini(monkeypatch):
+    from webkit_app.paste import session_filter
+
+    monkeypatch.setenv("SECRET_KEY", SECRET)
+    wrapped = session_filter({}, secret="x" * 40, max_age="60", secure="true")(App())
+    assert wrapped.cookie._signers[0].secret == SECRET
+    assert wrapped.cookie.max_age == 60 and wrapped.cookie.secure is True
+
+
+@pytest.mark.parametrize(("local", "message"), [
+    pytest.param({}, r"\[filter:session\] needs a secret: set SECRET_KEY", id="no_secret"),
+    pytest.param({"secret": "short"}, r"\[filter:session\] session secret must be a string of "
+                                      "at least 32", id="short"),
+    pytest.param({"secret": "x" * 40, "samesite": "sometimes"}, r"\[filter:session\] session "
+                 "samesite is", id="samesite"),
+    pytest.param({"secret": "x" * 40, "colour": "red"}, r"\[filter:session\] unknown option",
+                 id="unknown"),
+    pytest.param({"secret": "x" * 40, "max_age": "soon"}, r"\[filter:session\] max_age",
+                 id="max_age"),
+])
+def test_session_filter_refuses_bad_options_at_load_time(local, message):
+    from webkit_app.paste import session_filter
+
+    with pytest.raises(ValueError, match=message):
+        session_filter({}, **local)
+
+
+@pytest.mark.parametrize(("local", "message"), [
+    pytest.param({"trusted_origins": "*"}, r"\[filter:cross_origin\] cross_origin trusted_origins",
+                 id="star"),
+    pytest.param({"bypass": "hooks"}, r"\[filter:cross_origin\] cross_origin bypass", id="bypass"),
+    pytest.param({"allow": "x"}, r"\[filter:cross_origin\] unknown option", id="unknown"),
+])
+def test_cross_origin_filter_refuses_bad_options_at_load_time(local, message):
+    from webkit_app.paste import cross_origin_filter
+
+    with pytest.raises(ValueError, match=message):
+        cross_origin_filter({}, **local)
+
+
+@pytest.mark.parametrize("ini", [DEV_INI, PROD_INI])
+def test_deploy_inis_sign_in_with_a_session_and_refuse_cross_site_posts(ini, monkeypatch,
+                                                                        htpasswd):
+    monkeypatch.setenv("SECRET_KEY", SECRET)
+    defaults = prod_globals(htpasswd) if ini == PROD_INI else {}
+    user = ("admin", "pw") if ini == PROD_INI else ("dev", "dev")
+    t = TestApp(loadapp(f"config:{ini}", global_conf=defaults), lint=True)
+    t.post("/login", {"user": user[0], "password": user[1]},
+           headers={"Sec-Fetch-Site": "cross-site"}, status=403)
+    res = t.post("/login", {"user": user[0], "password": user[1]},
+                 headers={"Sec-Fetch-Site": "same-origin"}, status=303)
+    assert "; HttpOnly; SameSite=Lax" in res.headers["Set-Cookie"]
+    assert f"Signed in as <strong>{user[0]}</strong>" in t.get("/notes").text

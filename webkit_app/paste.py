@@ -43,8 +43,10 @@ __all__ = [
     "demo_factory",
     "basic_auth_filter",
     "cors_filter",
+    "cross_origin_filter",
     "errors_filter",
     "request_id_filter",
+    "session_filter",
 ]
 
 Filter = Callable[["WSGIApplication"], "WSGIApplication"]
@@ -255,6 +257,49 @@ def errors_filter(global_config: Mapping[str, str], **local: str) -> Filter:
 
     options = _options("errors", local, global_config, {"debug": _boolean})
     return _filter("errors", errors, options)
+
+
+def session_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:session] use = egg:webkit_app#session``; options ``secret``
+    and ``fallback_secrets`` (the environment's ``SECRET_KEY`` and
+    ``SECRET_KEY_FALLBACKS`` win, so production files hold no secret),
+    ``cookie_name``, ``max_age`` (seconds), ``path``, ``domain``, ``secure``
+    (a boolean; unset: over https only), ``httponly`` and ``samesite``."""
+    from .middleware import session
+
+    spec = {"secret": _text, "fallback_secrets": _items, "cookie_name": _text,
+            "max_age": _integer, "path": _text, "domain": _text, "secure": _boolean,
+            "httponly": _boolean, "samesite": _text}
+    options = _options("session", local, global_config, spec)
+    secret, fallbacks = (os.environ.get(name, "").strip()
+                         for name in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"))
+    if secret:
+        options["secret"] = secret
+    if fallbacks:
+        options["fallback_secrets"] = as_items(fallbacks)
+    if not options.get("secret"):
+        raise ValueError("[filter:session] needs a secret: set SECRET_KEY in the environment "
+                         "(or secret = ... in a development file)")
+    try:
+        session(_no_app, **options)  # NOTE: check the secret and the options at load time
+    except ValueError as exc:
+        raise ValueError(f"[filter:session] {exc}") from None
+    return _filter("session", session, options)
+
+
+def cross_origin_filter(global_config: Mapping[str, str], **local: str) -> Filter:
+    """``[filter:cross_origin] use = egg:webkit_app#cross_origin``; options
+    ``trusted_origins`` (exact origins) and ``bypass`` (paths; ending in ``/``:
+    everything below)."""
+    from .middleware import cross_origin
+
+    spec = {"trusted_origins": _items, "bypass": _items}
+    options = _options("cross_origin", local, global_config, spec)
+    try:
+        cross_origin(_no_app, **options)
+    except ValueError as exc:
+        raise ValueError(f"[filter:cross_origin] {exc}") from None
+    return _filter("cross_origin", cross_origin, options)
 
 
 def _no_app(environ: Any, start_response: Any) -> Any:  # pragma: no cover - never called
