@@ -15,7 +15,7 @@ from webkit_app.settings import MASK, ConfigError, configure_logging
 
 SECRET = "k7Qp2VxN9rT4mZ8wL1cY6bH3jD5fG0sA"  # 32 characters, varied
 PROD = {"SECRET_KEY": SECRET}
-README = Path(__file__).resolve().parent.parent / "README.rst"
+README = Path(__file__).resolve().parent.parent / "docs" / "demo.rst"  # the settings table
 
 
 @pytest.fixture(autouse=True)
@@ -145,7 +145,9 @@ def test_empty_environment_values_count_as_unset():
     ("POOL_TIMEOUT", "inf", "expected a number of seconds"),
     ("POOL_TIMEOUT", "1e3", "expected a number of seconds"),
     ("HEALTH_TIMEOUT", "61", "at most 60"),
-    ("DATABASE_URL", "postgresql://db/app", "expected sqlite:///"),
+    ("DATABASE_URL", "mysql://db/app", "expected sqlite:///"),
+    ("DATABASE_URL", "postgresql://db", "a host and a database name"),
+    ("DATABASE_URL", "postgres://db:port/app", "the port is not a number"),
     ("DATABASE_URL", "sqlite:///:memory:", "in-memory"),
     ("DATABASE_URL", "sqlite:///", "expected sqlite:///"),
     ("DATABASE_URL", "sqlite:///no/such/folder/x.db", "existing folder"),

@@ -1,4 +1,9 @@
-"""The notes API through the whole stack (``create_app``), and the store under concurrency."""
+"""The notes API through the whole stack (``create_app``), and the store under concurrency.
+
+Every test runs against both stores, SQLite and PostgreSQL (the ``backend``
+fixture), so the two cannot drift; the few about SQLite's file alone say so
+with ``sqlite_only``.
+"""
 
 import json
 import multiprocessing
@@ -9,11 +14,25 @@ import threading
 import pytest
 import webtest
 
-from webkit_app.demo import Config, make_demo
+from webkit_app.demo import Config, make_demo, make_store
 from webkit_app.demo.factory import create_app, wrap
-from webkit_app.demo.store import NotesStore
 
 pytestmark = pytest.mark.timeout(60)
+BACKENDS = ("sqlite", "postgresql")
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def settings(settings, backend, request):
+    """The project's settings, on the ``backend`` store."""
+    if backend == "postgresql":
+        return {**settings, "webkit_app.database_url": request.getfixturevalue("pg_url")}
+    return settings
 
 
 def db_path(settings):
@@ -23,8 +42,21 @@ def db_path(settings):
 def make(settings, **store_kw):
     """The app under the full stack, with a store the test can inspect."""
     config = Config.from_settings(settings)
-    store = NotesStore(config.database_path, **store_kw)
+    store = make_store(config, **store_kw)
     return webtest.TestApp(wrap(make_demo(config, store=store), config)), store
+
+
+def run_sql(settings, sql):
+    """Run ``sql`` on the test's database directly, outside the app."""
+    url = settings["webkit_app.database_url"]
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(db_path(settings)) as conn:
+            conn.execute(sql)
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
 
 
 # -- the happy path ---------------------------------------------------------------
@@ -182,6 +214,7 @@ def test_body_over_the_limit_is_413(small_body_settings):
 # -- the database -----------------------------------------------------------------
 
 
+@sqlite_only
 def test_wal_mode_and_schema_made_at_first_use_not_at_build(settings):
     path = db_path(settings)
     app = create_app(Config.from_settings(settings))
@@ -202,6 +235,7 @@ def test_pool_timeout_is_503_with_retry_after(settings):
     assert app.get("/api/notes").status_int == 200
 
 
+@sqlite_only
 def test_missing_directory_is_503_then_recovers_without_restart(settings, tmp_path):
     folder = tmp_path / "later"
     folder.mkdir()
@@ -215,6 +249,7 @@ def test_missing_directory_is_503_then_recovers_without_restart(settings, tmp_pa
     assert app.get("/api/notes").json["total"] == 1
 
 
+@sqlite_only
 def test_corrupt_file_is_503_then_recovers_when_replaced(settings):
     path = db_path(settings)
     with open(path, "wb") as f:
@@ -229,8 +264,7 @@ def test_corrupt_file_is_503_then_recovers_when_replaced(settings):
 
 def test_table_dropped_underneath_is_503_then_recreated(testapp, settings):
     testapp.post_json("/api/notes", {"text": "x"})
-    with sqlite3.connect(db_path(settings)) as conn:
-        conn.execute("DROP TABLE notes")
+    run_sql(settings, "DROP TABLE notes")
     testapp.get("/api/notes", status=503)
     assert testapp.get("/api/notes").json["total"] == 0
 
@@ -270,7 +304,7 @@ def test_processes_writing_at_once_lose_nothing(settings):
     """Like gunicorn --preload: the app is built and used, then the workers fork."""
     ctx = multiprocessing.get_context("fork")
     config = Config.from_settings(settings)
-    store = NotesStore(config.database_path, busy_timeout=10)
+    store = make_store(config, **({"busy_timeout": 10} if config.database_path else {}))
     app = wrap(make_demo(config, store=store), config)
     webtest.TestApp(app).post_json("/api/notes", {"text": "parent"})
     queue = ctx.Queue()
@@ -299,6 +333,7 @@ def test_export_json_lines_are_the_notes(testapp):
     assert [r["text"] for r in rows] == ["e0", "e1", "e2"]
 
 
+@sqlite_only
 def test_a_restored_file_is_seen_without_restart(testapp, settings, tmp_path):
     """Pooled connections on the old inode are replaced, not kept on a ghost file."""
     path = db_path(settings)
@@ -317,6 +352,7 @@ def test_a_restored_file_is_seen_without_restart(testapp, settings, tmp_path):
         assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 2
 
 
+@sqlite_only
 def test_a_deleted_file_is_recreated_not_written_to_a_ghost(testapp, settings):
     path = db_path(settings)
     testapp.post_json("/api/notes", {"text": "old"})

@@ -28,7 +28,7 @@ from .files import Downloads
 from .health import register_health
 from .notes import NotesAPI
 from .pages import NotePages
-from .store import NotesStore, unavailable
+from .store import NotesStore, Store, unavailable
 
 __all__ = ["make_demo", "make_store", "pool_timeout"]
 
@@ -48,13 +48,27 @@ def pool_timeout(request: Request, exc: PoolTimeout) -> Response:
     raise unavailable("The database is busy; try again shortly", exc.retry_after)
 
 
-def make_store(config: Any) -> NotesStore:
-    """The notes store ``config`` describes (nothing is opened yet)."""
-    return NotesStore(config.database_path, pool_size=config.pool_size,
-                      pool_timeout=config.pool_timeout)
+def make_store(config: Any, **overrides: Any) -> Store:
+    """The notes store ``config`` describes, SQLite or PostgreSQL (nothing is
+    opened yet); ``overrides`` replace the pool settings (tests)."""
+    options = {"pool_size": config.pool_size, "pool_timeout": config.pool_timeout, **overrides}
+    if config.database_backend == "postgresql":
+        from .postgres import PostgresNotesStore  # NOTE: the postgres extra, only when used
+
+        return PostgresNotesStore(config.database_url, **options)
+    return NotesStore(config.database_path, **options)
 
 
-def make_demo(config: Any = None, *, store: NotesStore | None = None,
+def _add_store_error_handlers(app: App, store: Store) -> None:
+    app.add_error_handler(PoolTimeout, pool_timeout)
+    # NOTE: a store whose driver raises its own errors (PostgreSQL) says how
+    # to answer them; the SQLite store turns its errors into 503s itself.
+    handlers = getattr(store, "error_handlers", None)
+    for exc_type, handler in (handlers() if handlers is not None else {}).items():
+        app.add_error_handler(exc_type, handler)
+
+
+def make_demo(config: Any = None, *, store: Store | None = None,
               health_checks: Mapping[str, Callable[[], Any]] | None = None) -> App:
     """Build the demo :class:`App` (routes only, no middleware).
 
@@ -69,9 +83,9 @@ def make_demo(config: Any = None, *, store: NotesStore | None = None,
         views.register(app)
         return app
     app = App(max_body_size=config.max_body_size, allowed_hosts=config.allowed_hosts or None)
-    app.add_error_handler(PoolTimeout, pool_timeout)
     views.register(app)
     store = store if store is not None else make_store(config)
+    _add_store_error_handlers(app, store)
     NotesAPI(store).register(app)
     checks = register_health(app, config, store.pool, version=_version())
     for name, check in (health_checks or {}).items():

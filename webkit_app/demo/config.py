@@ -11,11 +11,13 @@ requires ``SECRET_KEY`` with DEBUG off::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import Field, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from webkit_app.settings import (
+    MASK,
     AppSettings,
     ConfigError,
     as_boolean,
@@ -30,24 +32,56 @@ from webkit_app.settings import (
     setting,
 )
 
-__all__ = ["Config", "ConfigError", "SQLITE_PREFIX"]
+__all__ = ["Config", "ConfigError", "POSTGRES_PREFIXES", "SQLITE_PREFIX", "mask_url"]
 
 SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 MIB = 1024 * 1024
 DAY = 24 * 3600
 
 
 def as_database_url(value: Any) -> str:
-    """A ``sqlite:///`` URL of a file in an existing folder, made absolute."""
+    """A ``sqlite:///`` URL of a file in an existing folder, made absolute, or a
+    ``postgresql://`` (``postgres://``) URL naming a host and a database."""
+    if isinstance(value, str) and value.startswith(POSTGRES_PREFIXES):
+        return _postgres_url(value)
     path = value[len(SQLITE_PREFIX):] if isinstance(value, str) else ""
     if not isinstance(value, str) or not value.startswith(SQLITE_PREFIX) or not path \
             or path == ":memory:" or "?" in path or not path.isprintable():
-        raise ValueError("expected sqlite:///relative/path or sqlite:////absolute/path "
-                         "(a file: an in-memory database is not shared by pool connections)")
+        raise ValueError("expected sqlite:///relative/path, sqlite:////absolute/path "
+                         "(a file: an in-memory database is not shared by pool connections) "
+                         "or postgresql://user:password@host:port/dbname")
     path = os.path.abspath(path)
     if not os.path.isdir(os.path.dirname(path)) or os.path.isdir(path):
         raise ValueError(f"expected a database file in an existing folder ({path})")
     return SQLITE_PREFIX + path
+
+
+def _postgres_url(value: str) -> str:
+    expected = "expected postgresql://user:password@host:port/dbname"
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError(f"{expected} (no spaces or control characters)")
+    try:
+        url = urlsplit(value)
+        _ = url.port  # NOTE: raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        raise ValueError(f"{expected} (the port is not a number)") from None
+    if not url.hostname or url.path.strip("/") == "" or "/" in url.path.strip("/"):
+        raise ValueError(f"{expected} (a host and a database name are required)")
+    return value
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``********``::
+
+        mask_url("postgresql://app:s3cret@db:5432/notes")  # 'postgresql://app:********@db:5432/notes'
+    """
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    user, at, host = netloc.rpartition("@")  # NOTE: the last @ ends the user part
+    if not sep or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:{MASK}@{host}{slash}{tail}"
 
 
 def as_trusted_origins(value: Any) -> tuple[str, ...]:
@@ -81,7 +115,7 @@ class Config(AppSettings):
     log_health_checks: bool = setting(True, as_boolean, "LOG_HEALTH_CHECKS",
                                       doc="access-log /health requests")
     database_url: str = setting(None, as_database_url, "DATABASE_URL", factory=_default_database,
-                                doc="sqlite:///relative or sqlite:////absolute")
+                                doc="sqlite:///path or postgresql://user:password@host:port/db")
     htpasswd: Path | None = setting(None, as_optional_file, "HTPASSWD", "AUTH_USERS_FILE",
                                     keys=("auth_users_file",), doc="Basic-auth users of /admin")
     admin_users: tuple[str, ...] = setting((), as_user_names, "ADMIN_USERS",
@@ -106,6 +140,31 @@ class Config(AppSettings):
                                                     doc="other origins allowed to POST forms")
 
     @property
+    def database_backend(self) -> str:
+        """``"postgresql"`` or ``"sqlite"``, from :attr:`database_url`'s scheme."""
+        return "postgresql" if self.database_url.startswith(POSTGRES_PREFIXES) else "sqlite"
+
+    @property
     def database_path(self) -> str:
-        """The SQLite file of :attr:`database_url`, an absolute path."""
+        """The SQLite file of :attr:`database_url`, an absolute path ("" for PostgreSQL)."""
+        if self.database_backend != "sqlite":
+            return ""
         return self.database_url[len(SQLITE_PREFIX):]
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain values, secrets and the database password masked."""
+        out = super().masked()
+        out["database_url"] = mask_url(out["database_url"])
+        return out
+
+    def __repr__(self) -> str:
+        # NOTE: the dataclass repr would show the database password (a log
+        # line, a traceback's locals); the masked values instead.
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.masked().items())
+        return f"{type(self).__name__}({shown})"
+
+    def _problem(self, f: Field[Any], expected: str, shown: str | None = None) -> str:
+        # NOTE: a refused DATABASE_URL is named in the error, never its password.
+        if f.name == "database_url" and shown is None and isinstance(self.database_url, str):
+            shown = repr(mask_url(self.database_url[:200]))
+        return super()._problem(f, expected, shown)

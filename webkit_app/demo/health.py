@@ -2,8 +2,9 @@
 
 =================  ==========================================================
 ``/health/live``   200 ``{"status": "pass"}`` while the process answers
-``/health/ready``  the database (``SELECT 1`` through the pool, short checkout
-                   timeout) and the free disk under the database; 503 on a fail
+``/health/ready``  the database it uses (``SELECT 1`` through the pool, short
+                   checkout timeout; SQLite or PostgreSQL) and, for SQLite, the
+                   free disk under the file; 503 on a fail
 ``/health``        the same document as ``/health/ready``
 =================  ==========================================================
 
@@ -20,8 +21,7 @@ import os
 from typing import Any
 
 from webkit_app import App, HealthChecks
-from webkit_app.health import database_check, disk_check, live
-from webkit_app.pool import ConnectionPool
+from webkit_app.health import ConnectionSource, database_check, disk_check, live
 
 __all__ = ["register_health", "default_checks", "HEALTH_PATHS"]
 
@@ -29,7 +29,7 @@ __all__ = ["register_health", "default_checks", "HEALTH_PATHS"]
 HEALTH_PATHS = ("/health", "/health/live", "/health/ready")
 
 
-def default_checks(config: Any, pool: ConnectionPool, *,
+def default_checks(config: Any, pool: ConnectionSource, *,
                    version: str | None = None) -> HealthChecks:
     """The demo's checks: the database through ``pool`` and the disk holding it.
 
@@ -42,12 +42,13 @@ def default_checks(config: Any, pool: ConnectionPool, *,
     checkout = min(0.5, config.health_timeout / 2)
     checks.add("database:responseTime", database_check(pool, checkout_timeout=checkout),
                component_type="datastore")
-    checks.add("disk:free", disk_check(os.path.dirname(config.database_path),
-                                       config.health_disk_min_bytes), component_type="system")
+    if config.database_path:  # NOTE: SQLite: the disk holding the file; PostgreSQL: its own
+        checks.add("disk:free", disk_check(os.path.dirname(config.database_path),
+                                           config.health_disk_min_bytes), component_type="system")
     return checks
 
 
-def register_health(app: App, config: Any, pool: ConnectionPool,
+def register_health(app: App, config: Any, pool: ConnectionSource,
                     version: str | None = None) -> HealthChecks:
     """Add the three health routes to ``app``; return the checks to extend."""
     checks = default_checks(config, pool, version=version)

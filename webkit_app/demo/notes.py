@@ -1,4 +1,4 @@
-"""The notes API: ``/api/notes`` and ``/api/notes/{id:int}``, backed by :class:`NotesStore`.
+"""The notes API: ``/api/notes`` and ``/api/notes/{id:int}``, backed by a notes :class:`Store`.
 
 =========================  ======  =================================================
 ``/api/notes``             GET     ``{"notes": [...], "total", "limit", "offset"}``;
@@ -31,7 +31,7 @@ from webob.exc import (
 from webkit_app import App, Request, Response, json_response, render_http_error, stream
 from webkit_app.response import dumps
 
-from .store import Note, NotesStore
+from .store import Note, Store
 
 __all__ = ["NotesAPI", "Invalid", "MAX_TEXT", "MAX_BODY", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
@@ -127,7 +127,7 @@ class NotesAPI:
         NotesAPI(NotesStore(path)).register(app)
     """
 
-    def __init__(self, store: NotesStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def register(self, app: App) -> None:

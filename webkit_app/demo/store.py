@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from webob.exc import HTTPServiceUnavailable
 
@@ -31,7 +31,7 @@ from webkit_app.pool import ConnectionPool
 
 from .sqlite import SQLiteConnection, sqlite_connect, sqlite_ping
 
-__all__ = ["NotesStore", "SCHEMA", "RETRY_AFTER"]
+__all__ = ["NotesStore", "Store", "SCHEMA", "RETRY_AFTER"]
 
 log = logging.getLogger("webkit_app.demo")
 
@@ -48,6 +48,8 @@ _COLUMNS = "id, text, created"
 _BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
 
 Note = dict[str, Any]
+#: a page of notes and the total number of notes
+Page = tuple[list[Note], int]
 
 
 def _note(row: tuple[Any, ...]) -> Note:
@@ -61,6 +63,24 @@ def _now() -> str:
 def unavailable(detail: str, retry_after: int) -> HTTPServiceUnavailable:
     """A 503 telling the client when to try again."""
     return HTTPServiceUnavailable(detail, headers=[("Retry-After", str(retry_after))])
+
+
+class Store(Protocol):
+    """What the notes API needs of a store: SQLite's :class:`NotesStore` and
+    :class:`~webkit_app.demo.postgres.PostgresNotesStore` both have it, and
+    ``tests/test_notes.py`` runs the same tests against both.
+
+    ``pool`` has ``connection(timeout=...)`` and ``stats()`` (health, admin).
+    """
+
+    pool: Any
+
+    def list(self, limit: int, offset: int) -> Page: ...
+    def get(self, note_id: int) -> Note | None: ...
+    def create(self, text: str) -> Note: ...
+    def delete(self, note_id: int) -> bool: ...
+    def count(self) -> int: ...
+    def export(self, batch: int = 100) -> tuple[Iterator[list[Note]], Callable[[], None]]: ...
 
 
 class NotesStore:
