@@ -53,7 +53,8 @@ from webob.exc import HTTPMethodNotAllowed, WSGIHTTPException
 
 from ._extras import require
 from .httperror import call_handler, render_http_error
-from .request import MAX_BODY_KEY, Request
+from .middleware import Session, SessionCookie
+from .request import MAX_BODY_KEY, SESSION_KEY, Request
 from .response import Response
 from .routing import ANY_METHOD, Param, Route
 from .routing.converters import Converter, get_converter
@@ -65,6 +66,8 @@ from .settings import SETTINGS_PREFIX, AppSettings
 PyramidHTTPException = require("pyramid.httpexceptions", "pyramid",
                                "webkit_app.pyramid").HTTPException
 wsgiapp2 = require("pyramid.wsgi", "pyramid", "webkit_app.pyramid").wsgiapp2
+_interfaces = require("pyramid.interfaces", "pyramid", "webkit_app.pyramid")
+implementer = require("zope.interface", "pyramid", "webkit_app.pyramid").implementer
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -80,6 +83,8 @@ __all__ = [
     "http_error_view",
     "includeme",
     "pyramid_pattern",
+    "session_factory",
+    "set_webkit_session",
 ]
 
 PREDICATE = "webkit_params"
@@ -96,6 +101,53 @@ def includeme(config: Configurator) -> None:
     config.add_route_predicate(PREDICATE, ParamsPredicate)
     config.add_directive("add_webkit_routes", add_webkit_routes)
     config.add_directive("add_webkit_error_views", add_webkit_error_views)
+    config.add_directive("set_webkit_session", set_webkit_session)
+
+
+# -- one session for Pyramid views and toolkit handlers -------------------------------
+
+
+@implementer(_interfaces.ISession)
+class PyramidSession(Session):
+    """The toolkit's session as Pyramid's ``ISession``."""
+
+    __slots__ = ()
+
+
+def session_factory(secret: str, **options: Any) -> Callable[[Any], Session]:
+    """A Pyramid session factory keeping the session in the cookie the
+    ``session`` middleware reads and writes (same format, same options)::
+
+        config.set_session_factory(session_factory(os.environ["SECRET_KEY"]))
+
+    Toolkit handlers see the same object as ``request.session``; behind the
+    ``session`` middleware, the middleware's session is used.
+    """
+    cookie = SessionCookie(secret, **options)
+
+    def save(request: Any, response: Any) -> None:
+        sess = request.environ[SESSION_KEY]
+        if sess.accessed:
+            response.headerlist = cookie.response_headers(sess, request.environ,
+                                                          response.headerlist)
+
+    def factory(request: Any) -> Session:
+        env = request.environ
+        found: Session | None = env.get(SESSION_KEY)
+        if found is None:
+            found = env[SESSION_KEY] = PyramidSession(lambda: cookie.read(env))
+            request.add_response_callback(save)
+        return found
+
+    return factory
+
+
+def set_webkit_session(config: Configurator, secret: str, **options: Any) -> None:
+    """Directive: :func:`session_factory` as the session factory::
+
+        config.set_webkit_session(os.environ["SECRET_KEY"], max_age=3600)
+    """
+    config.set_session_factory(session_factory(secret, **options))
 
 
 # -- patterns and the converting predicate ------------------------------------------
@@ -302,6 +354,9 @@ def _handler_view(reg: _Registration, route: Route,
         env[MAX_BODY_KEY] = reg.max_body_size
         env[_PYRAMID_REQUEST_KEY] = request
         env[_NAMES_KEY] = reg.names
+        if SESSION_KEY not in env and request.registry.queryUtility(
+                _interfaces.ISessionFactory) is not None:
+            env[SESSION_KEY] = request.session  # NOTE: one session for both
         return call_handler(functools.partial(handler, request_class(env)), env,
                             f"handler {route.handler_name}",
                             functools.partial(reg.error_response, environ=env))
