@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import functools
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
 from webob.exc import HTTPMethodNotAllowed, WSGIHTTPException
@@ -239,12 +238,20 @@ class PyramidRequestMixin:
             convs = {s.name: s.converter for s in route.segments if isinstance(s, Param)}
             values = {k: convs[k].to_url(v) for k, v in params.items()}
         build = preq.route_url if _absolute else preq.route_path
-        return build(pyramid_name, **kw, **values)
+        url: str = build(pyramid_name, **kw, **values)
+        return url
 
 
-@lru_cache(maxsize=None)
+# NOTE: a dict, not lru_cache: types-WebOb's Request class does not type as Hashable.
+# Keyed by request classes (start-up time), never by client data.
+_BRIDGES: dict[type[Request], type[Request]] = {}
+
+
 def _bridge_class(cls: type[Request]) -> type[Request]:
-    return type("Pyramid" + cls.__name__, (PyramidRequestMixin, cls), {})  # type: ignore[return-value]
+    bridge = _BRIDGES.get(cls)
+    if bridge is None:
+        bridge = _BRIDGES[cls] = type("Pyramid" + cls.__name__, (PyramidRequestMixin, cls), {})
+    return bridge
 
 
 # -- registration (start-up time) -------------------------------------------------------
