@@ -111,7 +111,7 @@ def as_boolean(value: Any) -> bool:
     raise ValueError("expected a boolean: 1/0, true/false, yes/no or on/off")
 
 
-def as_integer(lo: int, hi: int) -> Coerce:
+def as_integer(lo: int, hi: int) -> Callable[[Any], int]:
     def coerce(value: Any) -> int:
         if isinstance(value, str):  # NOTE: int() would also take '+3', '1_0', '٣'
             value = value.strip()
@@ -122,7 +122,7 @@ def as_integer(lo: int, hi: int) -> Coerce:
     return coerce
 
 
-def as_seconds(hi: float) -> Coerce:
+def as_seconds(hi: float) -> Callable[[Any], float]:
     def coerce(value: Any) -> float:
         if isinstance(value, str):
             value = float(value.strip()) if _DECIMAL(value.strip()) else None
@@ -132,7 +132,7 @@ def as_seconds(hi: float) -> Coerce:
     return coerce
 
 
-def as_size(lo: int) -> Coerce:
+def as_size(lo: int) -> Callable[[Any], int]:
     def coerce(value: Any) -> int:
         if isinstance(value, str):
             m = _SIZE(value.strip().lower())
@@ -146,7 +146,7 @@ def as_size(lo: int) -> Coerce:
 
 
 def _matching(test: Callable[[str], Any], expected: str,
-              normal: Callable[[str], str] = str.strip) -> Coerce:
+              normal: Callable[[str], str] = str.strip) -> Callable[[Any], str]:
     def coerce(value: Any) -> str:
         if isinstance(value, str) and test(normal(value)):
             return normal(value)
