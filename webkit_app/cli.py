@@ -222,7 +222,8 @@ def _serve_gunicorn(app: Any, host: str, port: int, workers: int, threads: int) 
         raise CliError("--server gunicorn: gunicorn is not installed (pip install gunicorn)") \
             from None
 
-    class Gunicorn(BaseApplication):
+    # NOTE: gunicorn ships no types (types-gunicorn is not in the test extra).
+    class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options = {
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
@@ -252,7 +253,7 @@ def cmd_routes(args: argparse.Namespace, out: IO[str]) -> int:
                 if callable(obj) and not args.call and not _is_paste(args.app) else "")
         raise CliError(f"no webkit_app.App found in {args.app} (looked through "
                        f"the attributes {', '.join(WRAPPED_ATTRIBUTES)}){hint}")
-    rows = [("Name", "Methods", "Pattern", "Handler")]
+    rows: list[tuple[str, ...]] = [("Name", "Methods", "Pattern", "Handler")]
     rows += [(r.name or "-", ",".join(r.methods), r.pattern, r.handler) for r in app.routes]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     rows.insert(1, tuple("-" * w for w in widths))
@@ -263,7 +264,7 @@ def cmd_routes(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _settings(spec: str, ini: str | None, serving: bool = False) -> Any:
     """The settings class ``spec`` names, built from the environment (and ``ini``)."""
-    from .settings import ConfigError, Settings
+    from .settings import AppSettings, ConfigError, Settings
 
     cls = _load_object(spec)
     if not (isinstance(cls, type) and issubclass(cls, Settings)):
@@ -271,7 +272,8 @@ def _settings(spec: str, ini: str | None, serving: bool = False) -> Any:
     try:
         settings = (cls.from_environ(os.environ) if ini is None
                     else cls.from_settings(_ini_settings(ini), environ=os.environ))
-        if serving:
+        # NOTE: only AppSettings has a secret key to require.
+        if serving and isinstance(settings, AppSettings):
             settings.require_secret()
         return settings
     except ConfigError as exc:
@@ -283,7 +285,7 @@ def _ini_settings(spec: str) -> dict[str, Any]:
     ``[pipeline:...]`` or ``filter-with`` in front of it (``appconfig`` alone
     gives a pipeline's ``[DEFAULT]`` values only)."""
     loadwsgi = _require("paste.deploy.loadwsgi", "paste", "reading an ini file")
-    APP, loadcontext = loadwsgi.APP, loadwsgi.loadcontext  # noqa: N806 (PasteDeploy's name)
+    APP, loadcontext = loadwsgi.APP, loadwsgi.loadcontext
 
     uri = spec if spec.startswith("config:") else "config:" + spec
     context = _guarded(f"reading settings from {spec}", loadcontext, APP, uri,
