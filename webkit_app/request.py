@@ -43,6 +43,8 @@ from .body import (
 from .response import Response, drop_unusable_preconditions, parse_http_date
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
     from .app import App
 
 __all__ = ["Request", "parse_content_type", "is_json_type", "refuse_lone_surrogates"]
@@ -187,6 +189,12 @@ class Request(_WebObRequest):
 
         @urlvars.setter
         def urlvars(self, value: dict[str, Any]) -> None: ...
+
+        # NOTE: typing only: WebOb builds the response with ResponseClass.
+        def send(self, application: WSGIApplication | None = None,
+                 catch_exc_info: bool = False) -> Response: ...
+
+        get_response = send
 
     @property
     def max_body_size(self) -> int:

@@ -86,7 +86,8 @@ def load_ini(spec: str, relative_to: str | os.PathLike[str] = ".") -> WSGIApplic
 
     path, _, name = str(spec).partition("#")
     uri = "config:" + os.path.abspath(os.path.join(relative_to, path))
-    return loadapp(uri + ("#" + name if name else ""))
+    app: WSGIApplication = loadapp(uri + ("#" + name if name else ""))
+    return app
 
 
 class HTTPForwarder:

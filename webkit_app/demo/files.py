@@ -74,7 +74,7 @@ class Downloads:
             st = os.stat(path) if path is not None else None
         except OSError:
             st = None
-        if st is None or not stat.S_ISREG(st.st_mode):
+        if path is None or st is None or not stat.S_ISREG(st.st_mode):
             raise HTTPNotFound(f"No file named {name[:200]!r}")
         content_type, encoding = mimetypes.guess_type(path)
         if encoding or not content_type:
@@ -88,4 +88,4 @@ class Downloads:
         if resp.status_int < 300:
             resp.headers["X-Content-Type-Options"] = "nosniff"
             resp.headers["Content-Disposition"] = _disposition(path)
-        return resp  # type: ignore[return-value]
+        return resp

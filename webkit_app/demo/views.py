@@ -75,7 +75,7 @@ def error(request: Request) -> Response:
     raise HTTPBadRequest("This endpoint always answers 400 (a demo of webob.exc)")
 
 
-def forbidden(request: Request) -> Response:
+def forbidden(request: Request) -> HTTPForbidden:
     """A 403 returned as an HTTP exception."""
     return HTTPForbidden("You may not see this (a demo of a returned webob.exc)")
 
