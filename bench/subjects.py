@@ -271,7 +271,7 @@ def build_layers() -> dict[str, tuple[str, Callable]]:
 def one_access_record() -> Callable[[], None]:
     """Write one access record (an ``_emit`` call) through the stack's sink, no request."""
     from webkit_app.middleware import access_log
-    from webkit_app.middleware.access_log import _Entry
+    from webkit_app.middleware._access_log import _Entry
 
     from .harness import WORKLOADS, environ_for
 

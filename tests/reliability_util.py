@@ -47,7 +47,7 @@ HTPASSWD_PASSWORD = "c0rrect h\u00f6rse"
 def write_htpasswd(path: Path) -> Path:
     """An htpasswd file with :data:`HTPASSWD_USER` (a cheap pbkdf2 hash: tests
     send many requests) and a second user ``other``."""
-    from webkit_app.middleware.basic_auth import hash_password
+    from webkit_app.middleware import hash_password
 
     path.write_text(f"{HTPASSWD_USER}:{hash_password(HTPASSWD_PASSWORD, 'pbkdf2:sha256:1000')}\n"
                     f"other:{hash_password('other-pw', 'pbkdf2:sha256:1000')}\n")

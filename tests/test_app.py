@@ -22,7 +22,7 @@ from webtest import TestApp
 
 from webkit_app import App, Request, json_response, stream, text_response
 from webkit_app.app import ANY_METHOD
-from webkit_app.middleware.errors import ErrorMiddleware
+from webkit_app.middleware import ErrorMiddleware
 from webkit_app.pool import PoolTimeout
 
 

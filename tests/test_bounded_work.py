@@ -12,13 +12,12 @@ import pytest
 from webob import Request
 from webob.exc import HTTPBadRequest
 
+import webkit_app.middleware._basic_auth as auth_module
 from webkit_app import App, Response, httperror
 from webkit_app.httperror import JSON_TYPE, negotiate
 from webkit_app.middleware import access_log, basic_auth, hash_password
 from webkit_app.middleware._wsgi import normalized_path
 
-# NOTE: the package re-exports the class under the module's name.
-auth_module = sys.modules["webkit_app.middleware.basic_auth"]
 SLOW = "scrypt:16384:8:1"  # 16 MiB and tens of ms a check: what the bound is for
 FAST = "pbkdf2:sha256:1000"
 

@@ -18,9 +18,9 @@ from webkit_app import App, Response
 from webkit_app.body import parse_qs_strict
 from webkit_app.httperror import negotiate
 from webkit_app.middleware import access_log, basic_auth, cors, errors, hash_password, request_id
+from webkit_app.middleware._access_log import _field
+from webkit_app.middleware._basic_auth import parse_basic
 from webkit_app.middleware._wsgi import mask_params, normalized_path, request_target
-from webkit_app.middleware.access_log import _field
-from webkit_app.middleware.basic_auth import parse_basic
 
 N = 64 * 1024
 BUDGET = 0.05  # seconds of CPU for one call; the quadratic versions take seconds

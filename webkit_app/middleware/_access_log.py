@@ -27,8 +27,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Callable
 
+from ._request_id import ENVIRON_KEY
 from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str, wsgify
-from .request_id import ENVIRON_KEY
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

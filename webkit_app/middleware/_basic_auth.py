@@ -280,11 +280,6 @@ class BasicAuth:
     ``check_timeout`` seconds for a slot, then gets a 503.
     """
 
-    # NOTE: the package re-exports this class under the module's name, so
-    # ``webkit_app.middleware.basic_auth.hash_password`` resolves on the class.
-    hash_password = staticmethod(hash_password)
-    check_password = staticmethod(check_password)
-
     def __init__(
         self,
         app: WSGIApplication,

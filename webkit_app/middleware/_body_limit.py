@@ -9,7 +9,7 @@ same limit to an app that is not one (a Pyramid app, a plain WSGI callable)::
   one that is not ASCII digits a 400 (``int()`` would take ``+3`` or ``1_0``);
 - a body without a length (chunked) is counted while the app reads it: the
   read that passes ``max_size`` raises ``webob.exc.HTTPRequestEntityTooLarge``,
-  which :mod:`~webkit_app.middleware.errors` above renders as a 413;
+  which :func:`~webkit_app.middleware.errors` above renders as a 413;
 - ``webkit_app.max_body_size`` is set in the environ, so toolkit requests
   further in (``request.json``, ``request.POST``) apply the same limit.
 """

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from webob.exc import HTTPInternalServerError, WSGIHTTPException
 
 from ..httperror import render_http_error
+from ._request_id import ensure_request_id
 from ._wsgi import (
     MASK,
     SECRET_WORDS,
@@ -52,7 +53,6 @@ from ._wsgi import (
     runs_no_code,
     wsgify,
 )
-from .request_id import ensure_request_id
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

@@ -118,14 +118,6 @@ class RequestId:
         app = request_id(app, header="X-Request-ID")
     """
 
-    # NOTE: the package re-exports this class under the module's own name, so
-    # ``webkit_app.middleware.request_id.X`` resolves on the class: mirror the
-    # module's public names here to keep dotted paths (logging config) working.
-    ENVIRON_KEY = ENVIRON_KEY
-    RequestIdFilter = RequestIdFilter
-    get_request_id = staticmethod(get_request_id)
-    current_request_id = staticmethod(current_request_id)
-
     def __init__(self, app: WSGIApplication, header: str = "X-Request-ID") -> None:
         if not _HEADER_NAME.fullmatch(header):
             raise ValueError(f"not a header name: {header!r}")
