@@ -102,6 +102,11 @@ class StrictRequestParser(HTTPRequestParser):
     more than once, and ``Transfer-Encoding`` with ``Content-Length``.
     """
 
+    if TYPE_CHECKING:
+        # NOTE: set by waitress's parse_header; types-waitress leaves them out.
+        path: str
+        request_uri: str
+
     def parse_header(self, header_plus: bytes) -> None:
         # PERF: substring searches and one translate(), all linear; obs-fold
         # is never sent by a real client.

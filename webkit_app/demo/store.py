@@ -50,6 +50,9 @@ _BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceErro
 Note = dict[str, Any]
 #: a page of notes and the total number of notes
 Page = tuple[list[Note], int]
+#: what ``export`` yields: the notes, a list at a time
+#: (NOTE: an alias, as ``list`` in a store's class body is its method)
+Batches = Iterator[list[Note]]
 
 
 def _note(row: tuple[Any, ...]) -> Note:
@@ -80,7 +83,7 @@ class Store(Protocol):
     def create(self, text: str) -> Note: ...
     def delete(self, note_id: int) -> bool: ...
     def count(self) -> int: ...
-    def export(self, batch: int = 100) -> tuple[Iterator[list[Note]], Callable[[], None]]: ...
+    def export(self, batch: int = 100) -> tuple[Batches, Callable[[], None]]: ...
 
 
 class NotesStore:
@@ -176,9 +179,10 @@ class NotesStore:
     def count(self) -> int:
         """The number of notes."""
         with self.connection() as conn:
-            return conn.execute("SELECT count(*) FROM notes").fetchone()[0]
+            count: int = conn.execute("SELECT count(*) FROM notes").fetchone()[0]
+        return count
 
-    def export(self, batch: int = 100) -> tuple[Iterator[list[Note]], Callable[[], None]]:
+    def export(self, batch: int = 100) -> tuple[Batches, Callable[[], None]]:
         """All notes in batches, read lazily from a connection held until ``release()``.
 
         The query runs before this returns, so a database error is still a
@@ -204,7 +208,7 @@ class NotesStore:
         return _batches(first, cursor, batch), stack.close
 
 
-def _batches(first: list[tuple], cursor: sqlite3.Cursor, batch: int) -> Iterator[list[Note]]:
+def _batches(first: list[tuple[Any, ...]], cursor: sqlite3.Cursor, batch: int) -> Batches:
     rows = first
     while rows:
         yield [_note(row) for row in rows]
