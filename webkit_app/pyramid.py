@@ -311,9 +311,9 @@ def _groups(app: App) -> list[list[Route]]:
 def _add_group(config: Configurator, reg: _Registration, routes: list[Route], prefix: str,
                name_prefix: str) -> None:
     first = routes[0]
-    named = [r for r in routes if r.name is not None]
-    if named:
-        match_name = name_prefix + named[0].name  # type: ignore[operator]
+    names = [r.name for r in routes if r.name is not None]
+    if names:
+        match_name = name_prefix + names[0]
     else:
         match_name = f"{name_prefix}webkit_app:{prefix.rstrip('/')}{first.pattern}"
     params = tuple((s.name, s.converter) for s in first.segments if isinstance(s, Param))
