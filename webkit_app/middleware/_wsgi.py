@@ -17,7 +17,7 @@ from webob.exc import HTTPException
 from webob.request import BaseRequest
 
 from ..paths import normalized_path
-from ..settings import MASK
+from ..settings import MASK, as_boolean, as_items
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -38,9 +38,6 @@ __all__ = [
     "wsgi_str",
 ]
 
-_SPLIT = re.compile(r"[,\s]+")
-_TRUE = frozenset(("1", "true", "yes", "on"))
-_FALSE = frozenset(("0", "false", "no", "off", ""))
 # NOTE: the path is already percent-decoded by the server; re-encoding it gives
 # an ASCII-only, log-injection-proof target ("/%FF", "/admin%0A").
 _PATH_SAFE = "/:@!$&'()*+,;="
@@ -57,23 +54,20 @@ _PARAM_SEPARATORS = re.compile(r"([&\s]+)")
 
 
 def as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Coerce ``None``, a comma/whitespace separated string or an iterable to a tuple."""
+    """:func:`~webkit_app.settings.as_items` for a middleware option, which may
+    also be ``None`` (nothing) or any iterable of strings."""
     if value is None:
         return ()
     if isinstance(value, str):
-        return tuple(item for item in _SPLIT.split(value) if item)
+        return as_items(value)
     return tuple(value)
 
 
 def as_bool(value: Any) -> bool:
-    """Coerce an ini string (``true``/``false``, ``on``/``off``, ``1``/``0``) or a bool."""
+    """:func:`~webkit_app.settings.as_boolean` for a middleware option: an empty
+    ini value (``debug =``) is false, and a non-string is taken by its truth."""
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError(f"not a boolean: {value!r}")
+        return as_boolean(value) if value.strip() else False
     return bool(value)
 
 
