@@ -208,12 +208,25 @@ def parse_qs_strict(text: str, what: str = "query string",
             continue
         name, _, value = pair.partition("=")
         try:
-            name = unquote_to_bytes(name.replace("+", " ")).decode("utf-8")
-            value = unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
-        except (UnicodeDecodeError, UnicodeEncodeError):
+            result.add(_unescape(name), _unescape(value))
+        except UnicodeDecodeError:
             raise HTTPBadRequest(f"The {what} is not valid UTF-8") from None
-        result.add(name, value)
     return result
+
+
+def _unescape(text: str) -> str:
+    """One name or value: ``+`` is a space, escapes are bytes, all of it UTF-8.
+
+    :raises UnicodeDecodeError: if the bytes are not UTF-8
+    """
+    # NOTE: a server's environ holds each raw byte as one latin-1 character
+    # (PEP 3333): 'é' sent unescaped arrives as 'Ã©'. unquote_to_bytes would
+    # encode that text as UTF-8 again; its latin-1 bytes are what was sent.
+    try:
+        raw = text.replace("+", " ").encode("latin-1")
+    except UnicodeEncodeError:  # past U+00FF: not from a server, already text
+        raw = text.replace("+", " ").encode("utf-8", "surrogatepass")
+    return unquote_to_bytes(raw).decode("utf-8")
 
 
 def check_charset(params: Mapping[str, str], what: str) -> None:
