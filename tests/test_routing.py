@@ -248,3 +248,37 @@ def test_float_converter_round_trips_negatives_and_exponents(value):
 def test_float_converter_refuses_to_build_nan_and_inf(value):
     with pytest.raises(ValueError, match="is not a valid float"):
         Route("/p/{x:float}", ("GET",), lambda r: None).build({"x": value})
+
+
+class _Handlers:
+    def method(self, request):
+        return None
+
+    def __call__(self, request):
+        return None
+
+
+def _plain(request):
+    return None
+
+
+@pytest.mark.parametrize(("obj", "expected"), [
+    pytest.param(_plain, f"{__name__}._plain", id="function"),
+    pytest.param(_Handlers.method, f"{__name__}._Handlers.method", id="method"),
+    pytest.param(_Handlers(), f"{__name__}._Handlers", id="callable-instance"),
+    pytest.param(Route, "webkit_app.routing.template.Route", id="class"),
+])
+def test_dotted_name_names_functions_classes_and_instances(obj, expected):
+    from webkit_app.routing.template import dotted_name
+
+    assert dotted_name(obj) == expected
+    assert Route("/x", ("GET",), obj).handler_name == expected
+
+
+def test_route_listing_names_handlers_and_mounts_with_one_function():
+    from webkit_app import App
+
+    app = App()
+    app.route("/x")(_plain)
+    app.mount("/sub", _Handlers())
+    assert [row.handler for row in app.routes] == [f"{__name__}._plain", f"{__name__}._Handlers"]

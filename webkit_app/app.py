@@ -34,6 +34,7 @@ from .paths import BAD_PERCENT, check_host, normalized_path, quote_query
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_sendable
 from .routing import ANY_METHOD, Endpoint, Route, Router
+from .routing.template import dotted_name
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -192,7 +193,7 @@ class App:
             resp = handler(self.request_class(environ), exc)
         except HTTPException as raised:
             resp = raised.wsgi_response
-        return _checked(resp, environ, f"error handler {_dotted(handler)}")
+        return _checked(resp, environ, f"error handler {dotted_name(handler)}")
 
     def mount(self, prefix: str, app: WSGIApplication) -> None:
         """Delegate ``prefix`` and everything below it to another WSGI app,
@@ -218,7 +219,7 @@ class App:
     def routes(self) -> list[RouteInfo]:
         """Every route: name, methods, pattern and handler's dotted name."""
         rows = [RouteInfo(r.name, r.methods, r.pattern, r.handler_name) for r in self.router.routes]
-        rows += [RouteInfo(None, ("*",), p + "/*", _dotted(a)) for p, a in self._mounts]
+        rows += [RouteInfo(None, ("*",), p + "/*", dotted_name(a)) for p, a in self._mounts]
         return rows
 
     def url_for(self, name: str, *, _query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
@@ -356,7 +357,7 @@ def _check_mount_clash(prefix: str, app: Any, route: Route) -> None:
     wanted = prefix[1:].split("/")
     if route.segments[:len(wanted)] == wanted:
         raise ValueError(f"route {route.pattern!r} ({route.handler_name}) conflicts with the "
-                         f"mount {prefix!r} ({_dotted(app)}), which serves every path below it")
+                         f"mount {prefix!r} ({dotted_name(app)}), which serves every path below it")
 
 
 def _check_raw_uri(environ: WSGIEnvironment) -> None:
@@ -410,9 +411,3 @@ def _checking(start_response: StartResponse, prefix: str) -> StartResponse:
         return start_response(status, headers, exc_info)
 
     return checked
-
-
-def _dotted(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or type(obj).__module__
-    qual = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    return f"{module}.{qual}"

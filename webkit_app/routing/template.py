@@ -10,10 +10,20 @@ from urllib.parse import quote
 
 from .converters import Converter, get_converter
 
-__all__ = ["Route", "Param", "parse_template"]
+__all__ = ["Route", "Param", "dotted_name", "parse_template"]
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
 _BAD_LITERAL = re.compile(r"[{}\x00-\x1f\x7f?#]")
+
+
+def dotted_name(obj: Any) -> str:
+    """``module.QualName`` of a function or class, or of an instance's class::
+
+        dotted_name(Route)  # 'webkit_app.routing.template.Route'
+    """
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    qual = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    return f"{module}.{qual}"
 
 
 class Param:
@@ -101,10 +111,7 @@ class Route:
     @property
     def handler_name(self) -> str:
         """The handler's dotted name, for route listings."""
-        h = self.handler
-        module = getattr(h, "__module__", None) or type(h).__module__
-        qual = getattr(h, "__qualname__", None) or type(h).__qualname__
-        return f"{module}.{qual}"
+        return dotted_name(self.handler)
 
     def build(self, params: Mapping[str, Any]) -> str:
         """Return the percent-encoded path for ``params`` (no SCRIPT_NAME)."""
