@@ -174,3 +174,19 @@ def test_check_sendable_refuses_what_would_split_or_break_the_response(status, h
     else:
         with pytest.raises(ValueError, match="^test: "):
             check_sendable(status, headers, "test")
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    pytest.param([], "Accept", id="none-given"),
+    pytest.param([("Vary", "Origin")], "Accept, Origin", id="origin"),
+    pytest.param([("Vary", "Origin, accept"), ("vary", "Cookie")], "Accept, Origin, Cookie",
+                 id="accept-in-another-case-once"),
+    pytest.param([("Vary", "*")], "*", id="star-alone"),
+])
+def test_an_error_page_merges_vary_as_the_middleware_does(given, expected):
+    from webkit_app.httperror import render_error
+    from webkit_app.response import merge_vary
+
+    resp = render_error(404, "Not Found", "none", {"HTTP_ACCEPT": "text/plain"}, headers=given)
+    assert resp.headers.getall("Vary") == [expected]
+    assert merge_vary(["Accept", *(v for _, v in given)]) == expected

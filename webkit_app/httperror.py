@@ -17,7 +17,7 @@ import webob
 from webob.acceptparse import create_accept_header
 from webob.exc import HTTPException, WSGIHTTPException
 
-from .response import Response, body_response, check_sendable
+from .response import Response, body_response, check_sendable, merge_vary
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -146,11 +146,8 @@ def render_error(
 
 
 def _with_vary_accept(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    out, vary = [], ["Accept"]
-    for name, value in headers:
-        if name.lower() == "vary":
-            vary += [v.strip() for v in value.split(",") if v.strip() and v.strip() != "Accept"]
-        else:
-            out.append((name, value))
-    out.append(("Vary", ", ".join(sorted(set(vary), key=vary.index))))
+    """``headers`` with their ``Vary`` values merged into one, after ``Accept``."""
+    varies = [value for name, value in headers if name.lower() == "vary"]
+    out = [(name, value) for name, value in headers if name.lower() != "vary"]
+    out.append(("Vary", merge_vary(("Accept", *varies))))
     return out

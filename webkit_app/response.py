@@ -43,6 +43,7 @@ __all__ = [
     "check_header",
     "check_sendable",
     "dumps",
+    "merge_vary",
     "parse_http_date",
     "drop_unusable_preconditions",
 ]
@@ -62,6 +63,23 @@ def check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name} value must be str, not {type(value).__name__}")
     if _BAD_VALUE(value):
         raise ValueError(f"header {name} value {value!r} contains CR, LF, NUL or non-latin-1 text")
+
+
+def merge_vary(values: Iterable[str], *names: str) -> str:
+    """Merge ``Vary`` header values and ``names`` into one value: first spelling
+    of each field kept, in order, duplicates (any case) dropped, ``*`` alone::
+
+        merge_vary(["Accept, origin"], "Origin", "Cookie")  # 'Accept, origin, Cookie'
+    """
+    tokens: list[str] = []
+    seen: set[str] = set()
+    for value in (*values, *names):
+        for token in value.split(","):
+            token = token.strip()
+            if token and token.lower() not in seen:
+                seen.add(token.lower())
+                tokens.append(token)
+    return "*" if "*" in seen else ", ".join(tokens)
 
 
 def check_sendable(status: Any, headers: Iterable[tuple[str, str]], source: str) -> None:

@@ -17,6 +17,7 @@ from webob.exc import HTTPException
 from webob.request import BaseRequest
 
 from ..paths import normalized_path
+from ..response import merge_vary
 from ..settings import MASK, as_boolean, as_items
 
 if TYPE_CHECKING:
@@ -74,19 +75,6 @@ def as_bool(value: Any) -> bool:
 def wsgi_str(text: str) -> str:
     """Return ``text`` in the form WSGI uses for ``PATH_INFO``: UTF-8 bytes as latin-1."""
     return text.encode("utf-8").decode("latin-1")
-
-
-def merge_vary(values: Iterable[str], *names: str) -> str:
-    """Merge ``Vary`` header values and ``names`` into one value, without duplicates."""
-    tokens: list[str] = []
-    seen: set[str] = set()
-    for value in (*values, *names):
-        for token in value.split(","):
-            token = token.strip()
-            if token and token.lower() not in seen:
-                seen.add(token.lower())
-                tokens.append(token)
-    return "*" if "*" in seen else ", ".join(tokens)
 
 
 def rewrite_headers(
