@@ -16,8 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from webkit_app.factory import layers as toolkit_layers
 from webkit_app.factory import wrap as toolkit_wrap
-from webkit_app.middleware import Layer, basic_auth, cross_origin, load_htpasswd, session
-from webkit_app.settings import MIN_SECRET_LENGTH, ConfigError, configure_logging
+from webkit_app.middleware import (
+    Layer,
+    SessionCookie,
+    basic_auth,
+    cross_origin,
+    load_htpasswd,
+    session,
+)
+from webkit_app.settings import ConfigError, configure_logging
 
 from .app import make_demo
 from .config import Config
@@ -58,7 +65,13 @@ def _auth_layers(config: Config) -> list[Layer]:
 
 
 def _session_secret(config: Config) -> str:
-    if len(config.secret_key) >= MIN_SECRET_LENGTH or not config.debug:
+    if not config.debug:
+        return config.secret_key
+    try:
+        SessionCookie(config.secret_key)  # NOTE: the middleware's own check of the key
+    except ValueError:
+        pass
+    else:
         return config.secret_key
     # NOTE: DEBUG needs no SECRET_KEY; sessions then last as long as the process.
     log.warning("SECRET_KEY unset or short with DEBUG on: sessions are signed with a random "
