@@ -16,7 +16,6 @@ release = version = "0.1.0"
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.intersphinx",
-    "sphinx.ext.viewcode",
     "sphinxarg.ext",
     "benchcharts",
     "apiref",
@@ -56,6 +55,7 @@ nitpick_ignore_regex += [
     (r"py:class", r"(webkit_app\.demo\..+|Configurator)"),
     # module constants outside ``__all__`` that a docstring names
     (r"py:data", r"(BUSY_STALL_TIMEOUT|WRAPPED_ATTRIBUTES)"),
+    (r"py:class", r"Loaded"),  # a type alias of the session module (not public)
     (r"py:func", r"layers"),  # the demo's stack, webkit_app.demo.factory (not public)
 ]
 

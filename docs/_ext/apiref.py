@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import typing
 from typing import Any
 
 from docutils import nodes
@@ -24,7 +25,7 @@ MODULES = (
     "webkit_app", "webkit_app.app", "webkit_app.routing", "webkit_app.request",
     "webkit_app.response", "webkit_app.body", "webkit_app.httperror", "webkit_app.dec",
     "webkit_app.middleware", "webkit_app.settings", "webkit_app.factory", "webkit_app.health",
-    "webkit_app.pool", "webkit_app.views", "webkit_app.pyramid", "webkit_app.paste",
+    "webkit_app.pool", "webkit_app.views", "webkit_app.paths", "webkit_app.pyramid", "webkit_app.paste",
     "webkit_app.server", "webkit_app.cli", "webkit_app.testing", "webkit_app.demo",
 )
 
@@ -32,6 +33,8 @@ MODULES = (
 def _shared(value: Any) -> bool:
     """Whether ``value`` is one object under several names (a class or a
     function), not a constant that merely compares equal."""
+    if typing.get_origin(value) is not None:  # a type alias such as Union[...]
+        return False
     return callable(value) or isinstance(value, type)
 
 
