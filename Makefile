@@ -8,9 +8,9 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # Debian packages the server and browser tests need (installed when root).
-APT_PACKAGES := apache2 apache2-dev chromium chromium-driver wrk curl
+APT_PACKAGES := apache2 apache2-dev chromium chromium-driver wrk curl postgresql nginx
 
-.PHONY: run test lint bench system-deps servers clean webob-contract
+.PHONY: run test lint bench docs docs-shots system-deps servers clean webob-contract cluster
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,20 @@ webob-contract: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
+
+# PostgreSQL, three gunicorn instances and nginx on 127.0.0.1 (the URL is
+# printed); Ctrl-C stops them all. CLUSTER_ARGS="--instances 2 --port 9000".
+cluster: system-deps $(STAMP)
+	$(BIN)/python deploy/cluster.py $(CLUSTER_ARGS)
+
+# The manual: HTML, warnings as errors, every reference checked (-n).
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	$(BIN)/python -m sphinx -W -n --keep-going -b html docs build/docs/html
+
+# Screenshots of the built manual in headless Chromium, to look at.
+docs-shots: docs
+	$(BIN)/python docs/screenshots.py build/docs/html build/docs-shots
 
 clean:
 	rm -rf $(VENV) build *.egg-info
