@@ -248,8 +248,7 @@ class Cluster:
         return env
 
     def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (the child holds it)
-        with log:
+        with open(self.workdir / f"{name}.log", "ab") as log:  # NOTE: the child keeps its copy
             self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                                 stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
                                                 start_new_session=True)
