@@ -190,3 +190,46 @@ def test_an_error_page_merges_vary_as_the_middleware_does(given, expected):
     resp = render_error(404, "Not Found", "none", {"HTTP_ACCEPT": "text/plain"}, headers=given)
     assert resp.headers.getall("Vary") == [expected]
     assert merge_vary(["Accept", *(v for _, v in given)]) == expected
+
+
+def test_closing_iterator_runs_every_callback_even_when_one_raises():
+    calls = []
+
+    def first():
+        calls.append("first")
+        raise OSError("first failed")
+
+    it = ClosingIterator(iter([b"a"]), first, lambda: calls.append("second"))
+    with pytest.raises(OSError, match="first failed"):
+        it.close()
+    it.close()
+    assert calls == ["first", "second"]
+
+
+def test_closing_iterator_after_close_is_exhausted_and_closes_nothing_twice():
+    closed = []
+
+    class Body:
+        def __iter__(self):
+            return iter([b"x"])
+
+        def close(self):
+            closed.append(True)
+
+    it = ClosingIterator(Body())
+    it.close()
+    assert list(it) == []
+    it.close()
+    assert closed == [True]
+
+
+def test_the_middleware_body_proxies_share_the_close_forwarding_base():
+    from webkit_app.middleware._access_log import _LoggedIter
+    from webkit_app.middleware._errors import _GuardedIter
+    from webkit_app.middleware._request_id import _ContextIter
+    from webkit_app.middleware._wsgi import IterProxy
+    from webkit_app.response import CloseForwarder
+
+    for cls in (IterProxy, ClosingIterator, _LoggedIter, _GuardedIter, _ContextIter):
+        assert issubclass(cls, CloseForwarder)
+        assert "_close_iterable" not in vars(cls)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Self
@@ -335,40 +335,70 @@ def redirect(location: str, status: int = 303, *, allowed_hosts: Iterable[str] =
     return resp
 
 
-class ClosingIterator:
-    """Wrap an iterable so ``close()`` always releases what it holds.
-
-    A generator that never started (HEAD, a client that went away) does not
-    run its ``finally`` when closed; callbacks given here always run, once.
+class CloseForwarder:
+    """The base of every body wrapper: ``close()`` reaches the wrapped iterable
+    once (PEP 3333). Subclasses define ``__next__``; the middleware's proxies
+    and :class:`ClosingIterator` are built on it.
     """
 
-    __slots__ = ("_iterable", "_it", "_callbacks", "_closed")
+    __slots__ = ("_iterable",)
 
-    def __init__(self, iterable: Iterable[bytes], *callbacks: Callable[[], Any]) -> None:
-        self._iterable = iterable
-        self._it: Iterator[bytes] | None = None
-        self._callbacks = callbacks
-        self._closed = False
+    def __init__(self, iterable: Iterable[bytes]) -> None:
+        self._iterable: Iterable[bytes] | None = iterable
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the wrapped iterable, at most once."""
+        self._close_iterable()
+
+    def _close_iterable(self) -> None:
+        """What :meth:`close` does, for a subclass whose ``close`` adds to it."""
+        iterable, self._iterable = self._iterable, None
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+
+
+class ClosingIterator(CloseForwarder):
+    """Wrap an iterable so ``close()`` always releases what it holds.
+
+    A generator that never started (HEAD, a client that went away) does not
+    run its ``finally`` when closed; callbacks given here always run, once,
+    each of them even if the iterable's ``close()`` or another callback raises.
+    """
+
+    __slots__ = ("_it", "_callbacks")
+
+    def __init__(self, iterable: Iterable[bytes], *callbacks: Callable[[], Any]) -> None:
+        super().__init__(iterable)
+        self._it: Iterator[bytes] | None = None
+        self._callbacks = callbacks
+
+    def __next__(self) -> bytes:
         if self._it is None:
-            self._it = iter(self._iterable)
+            self._it = iter(() if self._iterable is None else self._iterable)
         return next(self._it)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        callbacks, self._callbacks = self._callbacks, ()
         try:
-            close = getattr(self._iterable, "close", None)
-            if close is not None:
-                close()
+            self._close_iterable()
         finally:
-            for callback in self._callbacks:
-                callback()
+            _call_all(callbacks)
+
+
+def _call_all(callbacks: tuple[Callable[[], Any], ...]) -> None:
+    """Call every callback, in order, even after one raised (that error propagates)."""
+    if callbacks:
+        try:
+            callbacks[0]()
+        finally:
+            _call_all(callbacks[1:])
 
 
 def stream(iterable: Iterable[bytes | str], content_type: str = "text/plain", *,
@@ -380,26 +410,9 @@ def stream(iterable: Iterable[bytes | str], content_type: str = "text/plain", *,
     closes the body, even if iteration never started.
     """
     chunks = (c.encode("utf-8") if isinstance(c, str) else c for c in iterable)
-    callbacks = (on_close,) if on_close is not None else ()
-    body = ClosingIterator(_Closing(chunks, iterable), *callbacks)
+    source_close = getattr(iterable, "close", None)
+    callbacks = tuple(c for c in (source_close, on_close) if c is not None)
+    body = ClosingIterator(chunks, *callbacks)
     charset = "utf-8" if content_type.startswith("text/") else None
     resp = Response(app_iter=body, status=status, content_type=content_type, charset=charset)
     return _headers(resp, headers)
-
-
-class _Closing:
-    """Iterate ``chunks`` and, on close, close the original iterable too."""
-
-    __slots__ = ("chunks", "source")
-
-    def __init__(self, chunks: Generator[bytes, None, None], source: Iterable[Any]) -> None:
-        self.chunks, self.source = chunks, source
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.chunks
-
-    def close(self) -> None:
-        self.chunks.close()
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()

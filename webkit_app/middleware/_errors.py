@@ -195,7 +195,7 @@ class _GuardedIter(IterProxy):
 
     def _replace(self, body: Iterable[bytes]) -> None:
         try:
-            IterProxy.close(self)
+            self._close_iterable()
         except Exception:
             logger.exception("Error closing a failed response body")
         self._iterable, self._it = body, iter(body)

@@ -98,18 +98,13 @@ class _ContextIter(IterProxy):
 
     def __init__(self, iterable: Iterable[bytes], ctx: contextvars.Context) -> None:
         self._ctx = ctx
-        self._iterable = iterable
-        try:
-            self._it = iter(iterable)
-        except BaseException:
-            IterProxy.close(self)  # NOTE: already in the context: not self.close()
-            raise
+        super().__init__(iterable)
 
     def __next__(self) -> bytes:
         return self._ctx.run(next, self._it)
 
     def close(self) -> None:
-        self._ctx.run(IterProxy.close, self)
+        self._ctx.run(self._close_iterable)
 
 
 class RequestId:

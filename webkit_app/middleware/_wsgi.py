@@ -17,7 +17,7 @@ from webob.exc import HTTPException
 from webob.request import BaseRequest
 
 from ..paths import normalized_path
-from ..response import merge_vary
+from ..response import CloseForwarder, merge_vary
 from ..settings import MASK, as_boolean, as_items
 
 if TYPE_CHECKING:
@@ -204,32 +204,23 @@ def runs_no_code(app_iter: Iterable[bytes]) -> bool:
     return app_iter.__class__ is list or app_iter.__class__ is tuple
 
 
-class IterProxy:
+class IterProxy(CloseForwarder):
     """An ``app_iter`` proxy that forwards ``close()`` to the wrapped iterable once.
 
     Subclasses override :meth:`__next__` to observe chunks; nothing is ever
-    buffered, so a streamed body stays streamed.
+    buffered, so a streamed body stays streamed. ``iter()`` runs here, so an
+    iterable that fails to start is closed before the error propagates.
     """
 
-    __slots__ = ("_iterable", "_it")
+    __slots__ = ("_it",)
 
     def __init__(self, iterable: Iterable[bytes]) -> None:
-        self._iterable: Iterable[bytes] | None = iterable
+        super().__init__(iterable)
         try:
             self._it: Iterator[bytes] = iter(iterable)
         except BaseException:
-            self.close()
+            self._close_iterable()
             raise
-
-    def __iter__(self) -> IterProxy:
-        return self
 
     def __next__(self) -> bytes:
         return next(self._it)
-
-    def close(self) -> None:
-        """Close the wrapped iterable (PEP 3333), at most once."""
-        iterable, self._iterable = self._iterable, None
-        close = getattr(iterable, "close", None)
-        if close is not None:
-            close()
