@@ -143,7 +143,8 @@ def _installed(py: str) -> set[str]:
 @pytest.mark.slow
 def test_a_core_install_is_webob_and_multipart(core_venv):
     extra = _installed(core_venv) - {"pip", "setuptools", "webkit-app", "webob", "multipart",
-                                     "legacy-cgi", "webtest", "beautifulsoup4", "soupsieve"}
+                                     "legacy-cgi", "webtest", "beautifulsoup4", "soupsieve",
+                                     "typing-extensions"}
     assert extra == set()
 
 
@@ -152,7 +153,8 @@ def test_a_core_install_serves_a_typed_hello_app_through_webtest(core_venv, tmp_
     # NOTE: WebTest requires waitress, which would hide a missing server extra from
     # the tests below: TestApp in process needs only these.
     subprocess.run([core_venv, "-m", "pip", "install", "-q", "--no-deps", "WebTest>=3.0.2",
-                    "beautifulsoup4", "soupsieve"], check=True, timeout=300, capture_output=True)
+                    "beautifulsoup4", "soupsieve", "typing_extensions"], check=True,
+                   timeout=300, capture_output=True)
     (tmp_path / "hello.py").write_text(HELLO)
     res = subprocess.run([core_venv, "hello.py"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60)
