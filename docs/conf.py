@@ -56,6 +56,7 @@ nitpick_ignore_regex += [
     # module constants outside ``__all__`` that a docstring names
     (r"py:data", r"(BUSY_STALL_TIMEOUT|WRAPPED_ATTRIBUTES)"),
     (r"py:class", r"Loaded"),  # a type alias of the session module (not public)
+    (r"py:class", r"webkit_app\.response\.CloseForwarder"),  # a base class, not public
     (r"py:func", r"layers"),  # the demo's stack, webkit_app.demo.factory (not public)
 ]
 

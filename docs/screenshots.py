@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PAGES = {"index": "index.html", "tutorial": "tutorial.html", "api": "api.html#module-webkit_app"}
+PAGES = {"index": "index.html", "tutorial": "tutorial.html", "api": "api.html"}
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--disable-default-apps", "--mute-audio",
