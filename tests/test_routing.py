@@ -5,8 +5,7 @@ import uuid
 
 import pytest
 
-from webkit_app.routing import Route, Router, parse_template, register_converter
-from webkit_app.routing.converters import CONVERTERS
+from webkit_app.routing import BUILTINS, Route, Router, new_converter, parse_template
 
 
 def _router(*patterns, method="GET"):
@@ -132,40 +131,92 @@ def test_same_shape_different_methods_share_an_endpoint():
     assert values == [5]
 
 
+def _app_router(converters, *patterns):
+    router = Router(converters)
+    for p in patterns:
+        router.add(Route(p, ("GET",), lambda r: None, converters=router.converters))
+    return router
+
+
 def test_custom_converter_regex_to_python_and_to_url():
-    name = "slug_test"
-    CONVERTERS.pop(name, None)
-    register_converter(name, r"[a-z0-9]+(?:-[a-z0-9]+)*", str.upper, str.lower)
-    try:
-        router = _router("/posts/{s:slug_test}")
-        endpoint, values = router.match("/posts/hello-world")
-        assert values == ["HELLO-WORLD"]
-        assert router.match("/posts/Hello_World") is None
-        route = endpoint.routes["GET"]
-        assert route.build({"s": "NEW-POST"}) == "/posts/new-post"
-        with pytest.raises(ValueError):
-            register_converter(name, r".*")
-    finally:
-        CONVERTERS.pop(name, None)
+    slug = new_converter("slug", r"[a-z0-9]+(?:-[a-z0-9]+)*", str.upper, str.lower)
+    router = _app_router({"slug": slug}, "/posts/{s:slug}")
+    endpoint, values = router.match("/posts/hello-world")
+    assert values == ["HELLO-WORLD"]
+    assert router.match("/posts/Hello_World") is None
+    route = endpoint.routes["GET"]
+    assert route.build({"s": "NEW-POST"}) == "/posts/new-post"
+    with pytest.raises(ValueError, match="converter 'slug' is already registered"):
+        router.add_converter("slug", new_converter("slug", r".*"))
 
 
 def test_custom_converter_rejecting_in_to_python_falls_through():
-    name = "even_test"
-    CONVERTERS.pop(name, None)
-
     def even(text):
         if int(text) % 2:
             raise ValueError(text)
         return int(text)
 
-    register_converter(name, r"[0-9]+", even, str)
-    try:
-        router = _router("/n/{x:even_test}", "/n/{y}")
-        assert router.match("/n/4")[1] == [4]
-        endpoint, values = router.match("/n/5")
-        assert endpoint.routes["GET"].pattern == "/n/{y}" and values == ["5"]
-    finally:
-        CONVERTERS.pop(name, None)
+    router = _app_router({"even": new_converter("even", r"[0-9]+", even, str)},
+                         "/n/{x:even}", "/n/{y}")
+    assert router.match("/n/4")[1] == [4]
+    endpoint, values = router.match("/n/5")
+    assert endpoint.routes["GET"].pattern == "/n/{y}" and values == ["5"]
+
+
+def test_converters_belong_to_their_app_not_to_the_process():
+    from webkit_app import App
+
+    upper = App(converters={"code": new_converter("code", r"[a-z]+", str.upper)})
+    digits = App()
+    digits.add_converter("code", r"[0-9]+", int)
+    upper.add_route("GET", "/c/{c:code}", lambda r: None)
+    digits.add_route("GET", "/c/{c:code}", lambda r: None)
+    assert upper.router.match("/c/abc")[1] == ["ABC"]
+    assert upper.router.match("/c/123") is None
+    assert digits.router.match("/c/123")[1] == [123]
+    with pytest.raises(ValueError, match=r"unknown converter 'code' \(known: float, int, path, str, uuid\)"):
+        App().add_route("GET", "/c/{c:code}", lambda r: None)
+    with pytest.raises(ValueError, match="unknown converter 'code'"):
+        parse_template("/c/{c:code}")
+
+
+def test_the_built_in_converters_are_shared_read_only():
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        BUILTINS["slug"] = new_converter("slug", r"[a-z]+")
+    with pytest.raises(ValueError, match="converter 'int' is already registered"):
+        Router({"int": new_converter("int", r"[0-9]+")})
+
+
+def test_a_converter_is_added_before_the_first_request_only():
+    from webtest import TestApp
+
+    from webkit_app import App
+
+    app = App()
+    app.add_route("GET", "/", lambda r: None)
+    TestApp(app).get("/", status="*")
+    with pytest.raises(RuntimeError, match="cannot add converter 'slug': the app has served"):
+        app.add_converter("slug", r"[a-z]+")
+
+
+@pytest.mark.parametrize(("converters", "message"), [
+    pytest.param({"slug": "[a-z]+"}, "expected a Converter named 'slug'", id="not-a-converter"),
+    pytest.param({"slug": new_converter("other", "[a-z]+")}, "expected a Converter named 'slug'",
+                 id="name-differs"),
+])
+def test_an_app_converter_must_be_a_converter_of_that_name(converters, message):
+    from webkit_app import App
+
+    with pytest.raises(ValueError, match=message):
+        App(converters=converters)
+
+
+def test_register_converter_is_gone_from_the_public_api():
+    import webkit_app
+    import webkit_app.routing
+
+    assert not hasattr(webkit_app, "register_converter")
+    assert not hasattr(webkit_app.routing, "register_converter")
 
 
 BUILD = [

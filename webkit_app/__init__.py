@@ -26,7 +26,7 @@ from .response import (
     stream,
     text_response,
 )
-from .routing import register_converter
+from .routing import new_converter
 from .views import request_view
 
 __all__ = [
@@ -41,8 +41,8 @@ __all__ = [
     "UploadedFile",
     "html_response",
     "json_response",
+    "new_converter",
     "redirect",
-    "register_converter",
     "render_http_error",
     "request_view",
     "stream",

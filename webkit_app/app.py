@@ -33,7 +33,7 @@ from .httperror import handler_response, render_error, render_http_error
 from .paths import BAD_PERCENT, check_host, normalized_path, quote_query
 from .request import APP_KEY, MAX_BODY_KEY, Request
 from .response import Response, check_sendable
-from .routing import ANY_METHOD, Endpoint, Route, Router
+from .routing import ANY_METHOD, Converter, Endpoint, Route, Router, new_converter
 from .routing.template import dotted_name
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class App:
         (or the reverse) when only the other exists.
     :param max_body_size: the largest request body handlers may read.
     :param allowed_hosts: if given, a request whose Host is not listed gets 400.
+    :param converters: this App's own path converters by name, beside the
+        built-ins (see :meth:`add_converter`).
     """
 
     def __init__(
@@ -76,8 +78,9 @@ class App:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         allowed_hosts: Iterable[str] | None = None,
         request_class: type[Request] = Request,
+        converters: Mapping[str, Converter] | None = None,
     ) -> None:
-        self.router = Router()
+        self.router = Router(converters)
         self.redirect_slashes = redirect_slashes
         self.max_body_size = max_body_size
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts else None
@@ -88,6 +91,19 @@ class App:
         self._started = False
 
     # -- registration (start-up time) ---------------------------------------
+
+    def add_converter(self, name: str, regex: str, to_python: Callable[[str], Any] = str,
+                      to_url: Callable[[Any], str] = str, *, priority: int = 30) -> Converter:
+        """Make ``{x:name}`` usable in this App's patterns (routes added after it)::
+
+            app.add_converter("slug", r"[a-z0-9]+(?:-[a-z0-9]+)*")
+            app.add_route("GET", "/posts/{slug:slug}", show)
+        """
+        if self._started:
+            raise RuntimeError(f"cannot add converter {name!r}: the app has served requests")
+        converter = new_converter(name, regex, to_python, to_url, priority=priority)
+        self.router.add_converter(name, converter)
+        return converter
 
     def add_route(self, method: str | Sequence[str], pattern: str, handler: Handler,
                   name: str | None = None, max_body_size: int | None = None) -> Route:
@@ -115,7 +131,7 @@ class App:
         if max_body_size is not None and (type(max_body_size) is not int or max_body_size < 0):
             raise ValueError(f"route {pattern!r}: max_body_size must be a number of bytes, "
                              f"not {max_body_size!r}")
-        route = Route(pattern, methods, handler, name, max_body_size)
+        route = Route(pattern, methods, handler, name, max_body_size, self.router.converters)
         for prefix, app in self._mounts:
             _check_mount_clash(prefix, app, route)
         self.router.add(route)

@@ -183,6 +183,9 @@ class ParamsPredicate:
     next route (``/items/{id:int}`` then ``/items/{name}``)::
 
         config.add_route("user", "/users/{id:[0-9]+}", webkit_params=(("id", "int"),))
+
+    A name is a built-in converter; an App's own converter is given as the
+    object its router holds: ``(("s", kit.router.converters["slug"]),)``.
     """
 
     def __init__(self, val: Any, config: Any) -> None:

@@ -2,9 +2,12 @@
 the path), a function to turn the text into a Python value, and one to turn a
 value back into URL text.
 
-Register your own with :func:`register_converter`::
+The built-ins (``uuid``, ``int``, ``float``, ``str``, ``path``) are shared
+read-only; an application adds its own to its App, as Werkzeug's ``Map``
+takes them, never to the process::
 
-    register_converter("slug", r"[a-z0-9-]+", str, str)
+    app = App(converters={"slug": new_converter("slug", r"[a-z0-9]+(?:-[a-z0-9]+)*")})
+    app.add_converter("even", r"[0-9]*[02468]", int)
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Converter", "register_converter", "get_converter", "CONVERTERS"]
+__all__ = ["BUILTINS", "Converter", "get_converter", "new_converter"]
 
 
 class Converter:
@@ -78,10 +82,7 @@ def _float_to_url(value: float) -> str:
 _FLOAT = r"-?[0-9]{1,20}(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,3})?"
 
 
-CONVERTERS: dict[str, Converter] = {}
-
-
-def register_converter(
+def new_converter(
     name: str,
     regex: str,
     to_python: Callable[[str], Any] = str,
@@ -89,7 +90,9 @@ def register_converter(
     *,
     priority: int = 30,
 ) -> Converter:
-    """Register a converter usable as ``{name:<name>}`` in every pattern.
+    """A converter for ``{x:<name>}``, checked, to give to an App::
+
+        App(converters={"slug": new_converter("slug", r"[a-z0-9-]+")})
 
     The regex must match a whole segment (it is applied with ``fullmatch``
     and may not contain ``/``). Raise ``ValueError`` from ``to_python`` to
@@ -97,35 +100,32 @@ def register_converter(
     """
     if not name.isidentifier():
         raise ValueError(f"converter name {name!r} is not an identifier")
-    if name in CONVERTERS:
-        raise ValueError(f"converter {name!r} is already registered")
     try:
         re.compile(regex)
     except re.error as exc:
         raise ValueError(f"converter {name!r}: invalid regex {regex!r}: {exc}") from None
-    conv = Converter(name, regex, to_python, to_url, priority=priority)
-    CONVERTERS[name] = conv
-    return conv
+    return Converter(name, regex, to_python, to_url, priority=priority)
 
 
-def get_converter(name: str) -> Converter:
-    """Return the registered converter ``name`` or raise ``ValueError``."""
+def get_converter(name: str, converters: Mapping[str, Converter] | None = None) -> Converter:
+    """Return the converter ``name`` of ``converters`` (the built-ins by
+    default: an App's are ``app.router.converters``) or raise ``ValueError``."""
+    known = BUILTINS if converters is None else converters
     try:
-        return CONVERTERS[name]
+        return known[name]
     except KeyError:
-        known = ", ".join(sorted(CONVERTERS))
-        raise ValueError(f"unknown converter {name!r} (known: {known})") from None
-
-
-def _builtin(conv: Converter) -> None:
-    CONVERTERS[conv.name] = conv
+        raise ValueError(f"unknown converter {name!r} (known: {', '.join(sorted(known))})") from None
 
 
 # Specificity order: uuid, int, float, user converters (30), str, then path.
-_builtin(Converter("uuid", r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                   r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}", _to_uuid, str, priority=10))
-_builtin(Converter("int", r"[0-9]{1,18}", int, str, priority=20))
-_builtin(Converter("float", _FLOAT, _to_float, _float_to_url, priority=25))
-# ``str`` matches any non-empty segment: no regex needed (PERF).
-_builtin(Converter("str", None, str, str, priority=90))
-_builtin(Converter("path", None, str, str, priority=100, greedy=True))
+_BUILTIN_LIST = (
+    Converter("uuid", r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+              r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}", _to_uuid, str, priority=10),
+    Converter("int", r"[0-9]{1,18}", int, str, priority=20),
+    Converter("float", _FLOAT, _to_float, _float_to_url, priority=25),
+    # ``str`` matches any non-empty segment: no regex needed (PERF).
+    Converter("str", None, str, str, priority=90),
+    Converter("path", None, str, str, priority=100, greedy=True),
+)
+#: the built-in converters, shared read-only by every App
+BUILTINS: Mapping[str, Converter] = MappingProxyType({c.name: c for c in _BUILTIN_LIST})

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .converters import Converter, get_converter
+from .converters import BUILTINS, Converter, get_converter
 
 __all__ = ["Route", "Param", "dotted_name", "parse_template"]
 
@@ -42,8 +42,10 @@ class Param:
 Segment = str | Param
 
 
-def parse_template(pattern: str) -> list[Segment]:
-    """Split ``pattern`` into literal strings and :class:`Param` objects.
+def parse_template(pattern: str,
+                   converters: Mapping[str, Converter] = BUILTINS) -> list[Segment]:
+    """Split ``pattern`` into literal strings and :class:`Param` objects, the
+    placeholders' converters taken from ``converters``.
 
     Raises ``ValueError`` naming the pattern when it is not valid.
     """
@@ -70,7 +72,7 @@ def parse_template(pattern: str) -> list[Segment]:
             raise ValueError(f"route pattern {pattern!r} repeats the parameter {name!r}")
         seen.add(name)
         try:
-            conv = get_converter(conv_name)
+            conv = get_converter(conv_name, converters)
         except ValueError as exc:
             raise ValueError(f"route pattern {pattern!r}: {exc}") from None
         if conv.greedy and not last:
@@ -98,13 +100,14 @@ class Route:
         handler: Callable[..., Any],
         name: str | None = None,
         max_body_size: int | None = None,
+        converters: Mapping[str, Converter] = BUILTINS,
     ) -> None:
         self.pattern = pattern
         self.methods = methods
         self.name = name
         self.handler = handler
         self.max_body_size = max_body_size
-        self.segments = parse_template(pattern)
+        self.segments = parse_template(pattern, converters)
         self.names = tuple(s.name for s in self.segments if isinstance(s, Param))
         self.is_static = not self.names
 

@@ -7,9 +7,10 @@ in a short list sorted by converter specificity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .converters import BUILTINS, Converter
 from .template import Param, Route, shape
 
 __all__ = ["ANY_METHOD", "Endpoint", "Router", "allow_header"]
@@ -72,15 +73,31 @@ class _Node:
 
 
 class Router:
-    """Compiles routes into lookup structures; :meth:`match` serves requests."""
+    """Compiles routes into lookup structures; :meth:`match` serves requests.
 
-    __slots__ = ("static", "root", "_shapes", "routes")
+    ``converters`` are this router's own, added to the shared built-ins.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("static", "root", "_shapes", "routes", "converters")
+
+    def __init__(self, converters: Mapping[str, Converter] | None = None) -> None:
         self.static: dict[str, Endpoint] = {}
         self.root = _Node()
         self._shapes: dict[tuple[str, ...], Endpoint] = {}
         self.routes: list[Route] = []
+        #: the names usable in this router's patterns: the built-ins and its own
+        self.converters: dict[str, Converter] = dict(BUILTINS)
+        for name, converter in (converters or {}).items():
+            self.add_converter(name, converter)
+
+    def add_converter(self, name: str, converter: Converter) -> None:
+        """Make ``{x:name}`` usable in the patterns of routes added from now on."""
+        if not isinstance(converter, Converter) or converter.name != name:
+            raise ValueError(f"converter {name!r}: expected a Converter named {name!r}, "
+                             f"got {converter!r}")
+        if name in self.converters:
+            raise ValueError(f"converter {name!r} is already registered")
+        self.converters[name] = converter
 
     def add(self, route: Route) -> None:
         """Add ``route``; raise ``ValueError`` naming both on a conflict."""
@@ -110,15 +127,15 @@ class Router:
                 node = self._param_child(node, seg)
         node.endpoint = endpoint
 
-    @staticmethod
-    def _param_child(node: _Node, seg: Param) -> _Node:
+    def _param_child(self, node: _Node, seg: Param) -> _Node:
         conv = seg.converter
         for _, _, name, child in node.params:
             if name == conv.name:
                 return child
         child = _Node()
         node.params.append((conv._match, conv.to_python, conv.name, child))
-        node.params.sort(key=lambda e: (_priority(e[2]), e[2]))
+        known = self.converters
+        node.params.sort(key=lambda e: (known[e[2]].priority, e[2]))
         return child
 
     def match(self, path: str) -> tuple[Endpoint, list[Any]] | None:
@@ -135,12 +152,6 @@ class Router:
             return None
         values.reverse()
         return endpoint, values
-
-
-def _priority(name: str) -> int:
-    from .converters import CONVERTERS
-
-    return CONVERTERS[name].priority
 
 
 def _walk(node: _Node, segs: list[str], i: int, values: list[Any]) -> Endpoint | None:
