@@ -1,5 +1,7 @@
 """Response helpers and header validation."""
 
+import re
+
 import pytest
 from webtest import TestApp
 
@@ -233,3 +235,52 @@ def test_the_middleware_body_proxies_share_the_close_forwarding_base():
     for cls in (IterProxy, ClosingIterator, _LoggedIter, _GuardedIter, _ContextIter):
         assert issubclass(cls, CloseForwarder)
         assert "_close_iterable" not in vars(cls)
+
+
+def _public_properties(cls):
+    return sorted(name for name in dir(cls)
+                  if not name.startswith("_") and isinstance(getattr(cls, name), property))
+
+
+def _snapshot(resp):
+    out = {}
+    for name in _public_properties(type(resp)):
+        try:
+            value = getattr(resp, name)
+        except Exception as exc:  # NOTE: the same error both ways counts as equal
+            value = ("raised", type(exc))
+        if callable(value):
+            value = ("callable", type(value))
+        elif type(value).__eq__ is object.__eq__:  # NOTE: a view (CacheControl): by its text
+            value = (type(value), re.sub(r" at 0x[0-9a-f]+", "", str(value)))
+        out[name] = value
+    return out
+
+
+@pytest.mark.parametrize(("status", "ctype", "body"), [
+    pytest.param(200, "application/json", b'{"a":1}', id="json"),
+    pytest.param(404, "text/plain; charset=utf-8", "caf\u00e9\n".encode(), id="text-404"),
+    pytest.param(201, "text/html; charset=utf-8", b"<p>x</p>", id="html-201"),
+])
+def test_webob_private_attributes_a_fast_response_equals_webobs_own(status, ctype, body):
+    from webkit_app.response import Response, body_response
+
+    fast = body_response(body, status, ctype, None)
+    slow = Response(body=body, status=status, content_type=ctype, charset=None)
+    slow.headerlist[:] = [("Content-Type", ctype), ("Content-Length", str(len(body)))]
+    assert fast.status == slow.status
+    assert fast.headerlist == slow.headerlist
+    assert fast.body == slow.body
+    assert list(fast.app_iter) == list(slow.app_iter)
+    assert fast.conditional_response is slow.conditional_response is False
+    assert _snapshot(fast) == _snapshot(slow)
+    assert list(fast.headers.items()) == list(slow.headers.items())
+
+
+def test_webob_private_attributes_exist_on_a_plain_webob_response():
+    import webob
+
+    # NOTE: "_hl" is the toolkit's own: its Response keeps WebOb's _headerlist there.
+    attrs = vars(webob.Response())
+    assert {"_status", "_headers", "_headerlist", "conditional_response", "_app_iter"} <= set(attrs)
+    assert webob.Response(status=404).__dict__["_status"] == "404 Not Found"

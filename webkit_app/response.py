@@ -160,6 +160,12 @@ def drop_unusable_preconditions(environ: dict[str, Any]) -> None:
 # NOTE: bound at import: code that rebinds ``webob.Response`` to this class
 # (tests, plugins) must not make the setters below call themselves.
 _WebObResponse = webob.Response
+# NOTE: WebOb's private attributes, written only by the property setters below
+# and by _from_parts (the one builder of a Response from its parts);
+# tests/test_response.py (test_webob_private_attributes_*) fails loudly if a
+# WebOb release changes them.
+_HL = "_hl"
+_STATUS = "_status"
 
 
 class Response(_WebObResponse):
@@ -178,7 +184,7 @@ class Response(_WebObResponse):
                      charset: str | None = ..., **kw: Any) -> None: ...
 
     def _hl_get(self) -> list[tuple[str, str]]:
-        headers: list[tuple[str, str]] = self.__dict__["_hl"]
+        headers: list[tuple[str, str]] = self.__dict__[_HL]
         return headers
 
     def _hl_set(self, value: Iterable[tuple[str, str]]) -> None:
@@ -186,7 +192,7 @@ class Response(_WebObResponse):
             value = _HeaderList(value)
             for item in value:
                 check_header(*item)
-        self.__dict__["_hl"] = value
+        self.__dict__[_HL] = value
 
     # NOTE: every WebOb header setter goes through ``_headerlist``.
     _headerlist = property(_hl_get, _hl_set)
@@ -209,7 +215,7 @@ class Response(_WebObResponse):
     status = property(_WebObResponse.status.fget, _status_set, doc=_WebObResponse.status.__doc__)
 
     def _status_code_set(self, code: int) -> None:
-        self.__dict__["_status"] = status_line(code)
+        self.__dict__[_STATUS] = status_line(code)
 
     status_code = status_int = property(_WebObResponse.status_code.fget, _status_code_set)
 
@@ -256,15 +262,25 @@ def body_response(body: bytes, status: int, content_type: str,
         return _headers(resp, headers)
     # PERF: WebOb's __init__ re-derives the charset and content type on every
     # call; these headers are constants of the helper, so they are trusted.
+    resp = _from_parts(status_line(status), _HeaderList(
+        (("Content-Type", content_type), ("Content-Length", str(len(body))))), [body])
+    return _headers(resp, headers) if headers else resp
+
+
+def _from_parts(status: str, headerlist: _HeaderList, app_iter: list[bytes]) -> Response:
+    """The ``Response`` WebOb's constructor would build from these parts,
+    not conditional; the parts are trusted (nothing is checked or derived).
+    """
     resp = Response.__new__(Response)
     attrs = resp.__dict__
-    attrs["_status"] = status_line(status)
+    # PERF: item stores with literal keys (_STATUS and _HL spelt out): no dict
+    # built per response, no global lookups; this runs for every helper response.
+    attrs["_status"] = status
     attrs["_headers"] = None
-    attrs["_hl"] = _HeaderList((("Content-Type", content_type),
-                                ("Content-Length", str(len(body)))))
+    attrs["_hl"] = headerlist
     attrs["conditional_response"] = False
-    attrs["_app_iter"] = [body]
-    return _headers(resp, headers) if headers else resp
+    attrs["_app_iter"] = app_iter
+    return resp
 
 
 def dumps(data: Any) -> bytes:
