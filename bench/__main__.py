@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import routing_scale, server
+from . import db, routing_scale, server
 from .harness import WORKLOADS, BenchError, check, run, run_rounds
 from .subjects import SUBJECTS, build, one_access_record
 from .subjects import build_layers as layers_subject
@@ -336,6 +336,7 @@ def sections(report: dict) -> dict[str, list[list[str]]]:
             ["shape", "timed", "last of 10", "last of 10,000", "ratio"]] + [
             [r["shape"], r["kind"], f"{r['small'] * 1e9:.0f} ns",
              f"{r['large'] * 1e9:.0f} ns", f"{r['ratio']:.2f}x"] for r in report["scale"]]
+    out.update(db.sections(report))
     out["targets (issue 7)"] = [["target", "verdict", "measured"]] + [
         list(t) for t in report["targets"]]
     return out
@@ -535,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     log("routing scale")
     report["scale"] = routing_scale.measure(repeats=3 if args.quick else 7)
     print("\n".join(routing_scale.format_rows(report["scale"])), flush=True)
+    report["db"] = db.measure(n=100 if args.quick else 500)
     if not args.no_server:
         report["gunicorn"], report["memory"], report["worker_profile"] = run_servers()
     report["targets"] = targets(best, report["gunicorn"], report["memory"], report["scale"],
