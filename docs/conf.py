@@ -61,6 +61,7 @@ nitpick_ignore_regex += [
 ]
 
 autodoc_member_order = "bysource"
+autodoc_preserve_defaults = True  # defaults by name (BUILTINS), not their repr
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_default_options = {"members": True, "show-inheritance": True}
