@@ -31,6 +31,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from .settings import as_integer
+
 __all__ = ["DEMO_APP", "CliError", "find_app", "load_app", "main"]
 
 #: the reference service, named in examples and ``make run``
@@ -90,10 +92,12 @@ def _load_paste(spec: str) -> Any:
 
 
 def _load_object(spec: str) -> Any:
-    module_name, _, attr = spec.partition(":")
-    attr = attr or "application"
-    if not all(p.isidentifier() for p in module_name.split(".") + attr.split(".")):
-        raise UsageError(f"APP {spec!r} is not module:attribute (e.g. {DEMO_APP})")
+    from .factory import get_attribute, parse_dotted
+
+    try:
+        module_name, attr = parse_dotted(spec, "application")
+    except ValueError:
+        raise UsageError(f"APP {spec!r} is not module:attribute (e.g. {DEMO_APP})") from None
     # NOTE: like waitress-serve and gunicorn, an app in the current directory
     # is importable; a console script's sys.path does not include it.
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -106,12 +110,10 @@ def _load_object(spec: str) -> Any:
         raise CliError(f"importing module {module_name!r} failed: {_describe(exc)}") from None
     except Exception as exc:  # NOTE: anything the app's import raises, ConfigError included
         raise CliError(f"importing module {module_name!r} failed: {_describe(exc)}") from None
-    obj: Any = module
-    for name in attr.split("."):
-        if not hasattr(obj, name):
-            raise CliError(f"module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, name)
-    return obj
+    try:
+        return get_attribute(module, attr)
+    except AttributeError:
+        raise CliError(f"module {module_name!r} has no attribute {attr!r}") from None
 
 
 def _guarded(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -318,16 +320,18 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
 
 # -- the parser ------------------------------------------------------------------
 
-def _port(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
-    return int(value)
+def _argument(check: Callable[[Any], int], expected: str) -> Callable[[str], int]:
+    """An argparse type from a settings coercion, with argparse's kind of error."""
+    def convert(value: str) -> int:
+        try:
+            return check(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {expected}") from None
+    return convert
 
 
-def _positive(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and int(value) >= 1):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
-    return int(value)
+_port = _argument(as_integer(1, 65535), "a port number (1-65535)")
+_positive = _argument(as_integer(1, 2**31), "a whole number >= 1")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["CORS_METHODS", "layers", "load_object", "make_app", "wrap"]
+__all__ = ["CORS_METHODS", "get_attribute", "layers", "load_object", "make_app",
+           "parse_dotted", "wrap"]
 
 #: what ``cors`` answers cross-origin when the settings list origins
 CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -76,18 +77,35 @@ def make_app(app: WSGIApplication, settings: AppSettings | None = None) -> WSGIA
     return wrap(app, settings)
 
 
+def parse_dotted(spec: str, default_attr: str | None = None) -> tuple[str, str]:
+    """``(module, attribute)`` of ``module:attribute``. Without a colon, the last
+    dotted part is the attribute, or, given ``default_attr``, the whole spec
+    is the module::
+
+        parse_dotted("mypkg.web:app")                 # ('mypkg.web', 'app')
+        parse_dotted("mypkg.wsgi", "application")     # ('mypkg.wsgi', 'application')
+    """
+    module_name, colon, attr = spec.partition(":")
+    if not colon and default_attr is None:
+        module_name, _, attr = spec.rpartition(".")
+    attr = attr or default_attr or ""
+    if not module_name or not attr or not all(
+            p.isidentifier() for p in module_name.split(".") + attr.split(".")):
+        raise ValueError(f"{spec!r} is not a dotted name like mypkg.web:app")
+    return module_name, attr
+
+
+def get_attribute(obj: Any, attr: str) -> Any:
+    """``obj.a.b`` for ``attr`` ``"a.b"``; ``AttributeError`` naming what is missing."""
+    for name in attr.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
 def load_object(spec: str) -> Any:
     """The object named ``module:attribute`` (or ``module.attribute``)::
 
         app = load_object("mypkg.web:app")
     """
-    module_name, colon, attr = spec.partition(":")
-    if not colon:
-        module_name, _, attr = spec.rpartition(".")
-    if not module_name or not attr or not all(
-            p.isidentifier() for p in module_name.split(".") + attr.split(".")):
-        raise ValueError(f"{spec!r} is not a dotted name like mypkg.web:app")
-    obj: Any = importlib.import_module(module_name)
-    for name in attr.split("."):
-        obj = getattr(obj, name)
-    return obj
+    module_name, attr = parse_dotted(spec)
+    return get_attribute(importlib.import_module(module_name), attr)
