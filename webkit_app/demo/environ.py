@@ -13,21 +13,14 @@ API-key headers, any key that looks like a secret (``SECRET_KEY``,
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from webkit_app import Request, Response, html_response
-from webkit_app.middleware import MASK, SECRET_WORDS, mask_params
-from webkit_app.views import SECRET_HEADERS
+from webkit_app.middleware import MASK, display_value, is_secret_key
 
 __all__ = ["show_environ", "masked_environ", "is_secret_key"]
 
-# NOTE: the same rule as the errors middleware's debug page, so a key masked
-# there is masked here too.
-_SECRET_KEY = re.compile(SECRET_WORDS, re.IGNORECASE).search
-_URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):[^/@\s]*@")
-_SIMPLE = (str, bytes, int, float, bool, type(None))
 _MAX_VALUE = 2000
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -45,32 +38,10 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
-def is_secret_key(key: str) -> bool:
-    """Whether the environ ``key`` holds a credential (``HTTP_AUTHORIZATION``, ``SECRET_KEY``)."""
-    if _SECRET_KEY(key) is not None:
-        return True
-    return key.startswith("HTTP_") and key[5:].replace("_", "-").lower() in SECRET_HEADERS
-
-
-def _shown(key: str, value: Any) -> str:
-    if is_secret_key(key):
-        return MASK
-    if isinstance(value, str):
-        text = mask_params(value)
-    elif isinstance(value, _SIMPLE) or (
-        isinstance(value, tuple) and all(isinstance(v, _SIMPLE) for v in value)
-    ):
-        text = repr(value)
-    else:
-        # NOTE: objects by type only: a config object's repr may carry its secrets.
-        text = f"<{type(value).__module__}.{type(value).__qualname__}>"
-    text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
-    return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE] + "..."
-
-
 def masked_environ(environ: Mapping[str, Any]) -> dict[str, str]:
     """The environ as sorted ``key -> printable value``, secrets masked (not escaped)."""
-    return {str(key): _shown(str(key), environ[key]) for key in sorted(environ, key=str)}
+    return {str(key): display_value(str(key), environ[key], _MAX_VALUE)
+            for key in sorted(environ, key=str)}
 
 
 def show_environ(request: Request) -> Response:

@@ -31,7 +31,7 @@ from ._basic_auth import BasicAuth, basic_auth, check_password, hash_password, l
 from ._body_limit import BodyLimit, body_limit
 from ._cors import CORS, cors
 from ._cross_origin import CrossOrigin, cross_origin
-from ._errors import ErrorMiddleware, errors
+from ._errors import ErrorMiddleware, display_value, errors, is_secret_key
 from ._request_id import (
     ENVIRON_KEY,
     RequestId,
@@ -71,7 +71,9 @@ __all__ = [
     "cors",
     "cross_origin",
     "current_request_id",
+    "display_value",
     "errors",
+    "is_secret_key",
     "get_request_id",
     "hash_password",
     "load_htpasswd",

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from webob.exc import HTTPInternalServerError, WSGIHTTPException
 
 from ..httperror import render_http_error
+from ..views import SECRET_HEADERS
 from ._request_id import ensure_request_id
 from ._wsgi import (
     MASK,
@@ -59,12 +60,13 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from webob import Request, Response
 
-__all__ = ["ErrorMiddleware", "debug_response", "errors"]
+__all__ = ["ErrorMiddleware", "debug_response", "display_value", "errors", "is_secret_key"]
 
 logger = logging.getLogger("webkit_app")
 _GENERIC = "The server encountered an unexpected condition and could not complete the request."
 _SECRET_NAME = re.compile(SECRET_WORDS, re.IGNORECASE)
 _SIMPLE = (str, bytes, int, float, bool, type(None))
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):[^/@\s]*@")
 _DEBUG_HEADERS = [
     ("Cache-Control", "no-store"),
     ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
@@ -91,25 +93,42 @@ def _safe_str(obj: object) -> str:
         return f"<unprintable {type(obj).__name__}>"
 
 
-def _display(key: str, value: Any) -> str:
-    """An environ value for the debug page: secrets masked, objects by type only."""
-    if _SECRET_NAME.search(key):
+def is_secret_key(key: str) -> bool:
+    """Whether the environ ``key`` holds a credential (``HTTP_AUTHORIZATION``,
+    ``HTTP_COOKIE``, ``SECRET_KEY``, ``DB_PASSWORD``...)."""
+    if _SECRET_NAME.search(key) is not None:
+        return True
+    return key.startswith("HTTP_") and key[5:].replace("_", "-").lower() in SECRET_HEADERS
+
+
+def display_value(key: str, value: Any, limit: int = 2000) -> str:
+    """An environ value as a debug page shows it (not escaped): secrets
+    masked, passwords in URLs masked, objects by type only, at most ``limit``
+    characters. The errors middleware's debug page and the demo's ``/environ``
+    both use it, so a value hidden in one is hidden in the other::
+
+        display_value("DATABASE_URL", "postgresql://u:pw@db/app")  # 'postgresql://u:********@db/app'
+    """
+    if is_secret_key(key):
         return MASK
     if isinstance(value, str):
-        return mask_params(value)
-    if isinstance(value, _SIMPLE) or (
+        text = mask_params(value)
+    elif isinstance(value, _SIMPLE) or (
         isinstance(value, tuple) and all(isinstance(v, _SIMPLE) for v in value)
     ):
-        return repr(value)
-    # NOTE: no repr() of objects: a config object's repr may carry its secrets.
-    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+        text = repr(value)
+    else:
+        # NOTE: no repr() of objects: a config object's repr may carry its secrets.
+        text = f"<{type(value).__module__}.{type(value).__qualname__}>"
+    text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def debug_response(exc: BaseException, environ: WSGIEnvironment, rid: str) -> Response:
     """The debug page for ``exc``: HTML, every value escaped, no script, no console."""
     esc = html.escape
     rows = "".join(
-        f"<tr><th>{esc(str(key))}</th><td>{esc(_display(str(key), value))}</td></tr>\n"
+        f"<tr><th>{esc(str(key))}</th><td>{esc(display_value(str(key), value))}</td></tr>\n"
         for key, value in sorted(environ.items(), key=lambda item: str(item[0]))
     )
     page = _PAGE.format(
