@@ -265,13 +265,18 @@ def test_debug_page_escapes_environ_values_and_shows_the_traceback(errors_log):
 
 def test_debug_page_masks_secrets(errors_log):
     environ = {"SECRET_KEY": "s3cr3t-key", "webkit_app.db_password": "pw-123",
-               "webkit_app.config": object()}
+               "webkit_app.config": object(), "DB": "postgresql://app:url-pw-789@db/app",
+               "LONG": "x" * 5000}
     res = make(raising(ValueError("boom")), debug=True).get(
         "/p?page=2&access_token=tok-456",
-        headers={"Authorization": "Basic YWxpY2U6d29uZGVy", "Cookie": "session=c00kie"},
+        headers={"Authorization": "Basic YWxpY2U6d29uZGVy", "Cookie": "session=c00kie",
+                 "X-Api-Key": "k3y-000"},
         extra_environ=environ, status=500)
-    for secret in ("YWxpY2U6d29uZGVy", "c00kie", "s3cr3t-key", "pw-123", "tok-456"):
+    for secret in ("YWxpY2U6d29uZGVy", "c00kie", "s3cr3t-key", "pw-123", "tok-456",
+                   "url-pw-789", "k3y-000"):
         assert secret not in res.text
+    assert "postgresql://app:********@db/app" in res.text
+    assert "x" * 2000 + "..." in res.text and "x" * 2001 not in res.text
     assert "page=2&amp;access_token=********" in res.text
     assert "&lt;builtins.object&gt;" in res.text  # objects are shown by type, not repr
 
