@@ -43,7 +43,7 @@ def test_a_script_name_header_does_not_move_the_apps_links(server: Server) -> No
 def test_a_script_name_header_does_not_move_a_redirect(server: Server) -> None:
     reply = get(server, b"/api/", b"SCRIPT_NAME: /evil")
     assert statuses(reply) == [308], reply[:400]
-    assert b"\r\nLocation: http://127.0.0.1/api\r\n" in reply, reply[:400]
+    assert b"\r\nLocation: /api\r\n" in reply, reply[:400]
 
 
 def test_a_path_under_the_claimed_prefix_is_not_found(server: Server) -> None:
