@@ -179,9 +179,13 @@ def test_a_missing_extra_is_one_line_naming_it(core_venv, tmp_path, argv, extra)
 
 
 @pytest.mark.slow
-def test_a_missing_extra_on_import_names_it(core_venv):
-    code = "import webkit_app.pyramid"
-    res = subprocess.run([core_venv, "-c", code], capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize("module, needs, extra", [
+    pytest.param("webkit_app.pyramid", "pyramid", "pyramid", id="pyramid"),
+    pytest.param("webkit_app.server", "waitress", "server", id="server"),
+])
+def test_a_missing_extra_on_import_names_it(core_venv, module, needs, extra):
+    res = subprocess.run([core_venv, "-c", f"import {module}"], capture_output=True, text=True,
+                         timeout=60)
     assert res.returncode == 1
-    assert res.stderr.strip().endswith("webkit_app.pyramid needs pyramid, which is not "
-                                       "installed: pip install 'webkit_app[pyramid]'")
+    assert res.stderr.strip().endswith(f"{module} needs {needs}, which is not "
+                                       f"installed: pip install 'webkit_app[{extra}]'")

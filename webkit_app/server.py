@@ -50,11 +50,19 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any
 
-from waitress import serve as _waitress_serve
-from waitress.channel import HTTPChannel
-from waitress.parser import HTTPRequestParser, ParsingError
-from waitress.server import BaseWSGIServer, MultiSocketServer
-from waitress.server import create_server as _waitress_create_server
+from ._extras import MissingExtra
+
+try:
+    from waitress import serve as _waitress_serve
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser, ParsingError
+    from waitress.server import BaseWSGIServer, MultiSocketServer
+    from waitress.server import create_server as _waitress_create_server
+except ImportError as exc:  # NOTE: the adapter is waitress's: one line names the extra
+    if exc.name is None or not exc.name.startswith("waitress"):
+        raise
+    raise MissingExtra("webkit_app.server needs waitress, which is not installed: "
+                       "pip install 'webkit_app[server]'") from None
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
