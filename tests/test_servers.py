@@ -55,6 +55,7 @@ class Site:
 
     dir: Path
     port: int = field(default_factory=free_port)
+    database_url: str = ""
 
     @property
     def url(self) -> str:
@@ -66,7 +67,7 @@ class Site:
                if k not in ("DEBUG", "WEB_CONCURRENCY", "WORKERS", "BIND", "WSGI_APP")}
         env.update(
             SECRET_KEY=secrets.token_urlsafe(32), HOST=HOST, PORT=str(self.port),
-            DATABASE_URL=f"sqlite:///{self.dir / 'db' / 'notes.sqlite3'}",
+            DATABASE_URL=self.database_url or f"sqlite:///{self.dir / 'db' / 'notes.sqlite3'}",
             FILES_DIR=str(self.dir / "files"), LOG_LEVEL="INFO", WEB_CONCURRENCY="2",
             PYTHONDONTWRITEBYTECODE="1",
         )
@@ -228,7 +229,8 @@ def _let_apache_user_run_python() -> None:
 
 # -- the checks, the same for every server ----------------------------------------
 
-def check_http(url: str, name: str, log_text: Callable[[], str]) -> None:
+def check_http(url: str, name: str, log_text: Callable[[], str],
+               database: str = "sqlite") -> None:
     """One set of HTTP checks through a real client."""
     http = requests.Session()
     res = http.get(url + "/", timeout=TIMEOUT)
@@ -257,6 +259,8 @@ def check_http(url: str, name: str, log_text: Callable[[], str]) -> None:
     assert res.status_code == 200, res.text
     assert res.headers["Content-Type"].startswith("application/health+json")
     assert res.json()["status"] == "pass"
+    # NOTE: the SQLite store also checks the disk under its file; PostgreSQL's does not
+    assert ("disk:free" in res.json()["checks"]) == (database == "sqlite"), res.json()
 
     text = f"a note through {name}"
     res = http.post(url + "/api/notes", json={"text": text}, timeout=TIMEOUT)
@@ -270,8 +274,12 @@ def check_http(url: str, name: str, log_text: Callable[[], str]) -> None:
         f"no access-log line with request id {rid}:\n{log_text()[-3000:]}")
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("name", list(SERVERS))
-def test_server(name: str, site: Site) -> None:
+def test_server(name: str, database: str, site: Site, request: pytest.FixtureRequest) -> None:
+    """Every deploy file serves the demo, on SQLite and on PostgreSQL."""
+    if database == "postgresql":
+        site.database_url = request.getfixturevalue("pg_url")
     launch = SERVERS[name](site)
     out = site.dir / "server.out"
 
@@ -281,7 +289,7 @@ def test_server(name: str, site: Site) -> None:
     started = time.monotonic()
     with ServerProcess(launch.argv, log=out, env=launch.env, cwd=site.dir) as server:
         server.wait_ready(site.url + "/health/live")
-        check_http(site.url, name, log_text)
+        check_http(site.url, name, log_text, database)
         code = server.terminate()
         assert code in launch.clean_exit, (
             f"{name} exited with {code} on SIGTERM, expected {launch.clean_exit}:\n"
