@@ -31,6 +31,7 @@ from webob.multidict import GetDict, MultiDict, NoVars
 
 from .body import (
     DEFAULT_MAX_BODY_SIZE,
+    MAX_FORM_PARTS,
     check_charset,
     content_length,
     declared_length,
@@ -65,6 +66,19 @@ _WEBOB_POST = "webob._parsed_post_vars"
 #: a JSON escape of a UTF-16 surrogate (pairs are fine, lone ones are not)
 _COOKIE_CACHE = "webob._parsed_cookies"
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]").search
+
+
+def _plain_query(qs: str) -> list[tuple[str, str]] | None:
+    """The fields of a query string that needs no decoding (ASCII, no ``%``
+    or ``+``), as :func:`~webkit_app.body.parse_qs_strict` reads them;
+    ``None`` for any other (parse_qs_strict decodes it, or refuses it)."""
+    # PERF: a plain query string (most of them) is its own decoded form: no
+    # unescaping per name and value, and no MultiDict to copy into GetDict.
+    if not qs or "%" in qs or "+" in qs or not qs.isascii() \
+            or qs.count("&") + qs.count(";") >= MAX_FORM_PARTS:
+        return None
+    return [(name, value) for name, _, value in
+            (pair.partition("=") for pair in qs.replace(";", "&").split("&") if pair)]
 
 
 def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
@@ -283,7 +297,7 @@ class Request(_WebObRequest):
         # NOTE: a dict plain WebOb parsed (leniently) is not trusted: only ours.
         if cached is not None and cached[1] == qs and cached[0] is env.get(_GET_KEY):
             return cast(GetDict, cached[0])
-        found = env[_GET_KEY] = GetDict(parse_qs_strict(qs), env)
+        found = env[_GET_KEY] = GetDict(_plain_query(qs) or parse_qs_strict(qs), env)
         env[_WEBOB_GET] = (found, qs)
         return found
 

@@ -166,22 +166,38 @@ _WebObResponse = webob.Response
 # WebOb release changes them.
 _HL = "_hl"
 _STATUS = "_status"
+#: "no charset argument" (WebOb's own marker is private)
+_UNSET: Any = object()
 
 
 class Response(_WebObResponse):
     """A ``webob.Response`` that refuses CR, LF, NUL and non-latin-1 headers
     and status codes outside 100-599 when they are set."""
 
-    if TYPE_CHECKING:
-        # NOTE: typing only: WebOb takes ``charset=None`` (no charset
-        # parameter), which types-WebOb's ``charset: str`` leaves out.
-        def __init__(self, body: bytes | str | None = None,
-                     status: int | str | bytes | None = None,
-                     headerlist: list[tuple[str, str]] | None = None,
-                     app_iter: Iterable[bytes] | None = None,
-                     content_type: str | None = None,
-                     conditional_response: bool | None = None,
-                     charset: str | None = ..., **kw: Any) -> None: ...
+    # NOTE: WebOb takes ``charset=None`` (no charset parameter), which
+    # types-WebOb's ``charset: str`` leaves out.
+    def __init__(self, body: bytes | str | None = None,
+                 status: int | str | bytes | None = None,
+                 headerlist: list[tuple[str, str]] | None = None,
+                 app_iter: Iterable[bytes] | None = None,
+                 content_type: str | None = None,
+                 conditional_response: bool | None = None,
+                 charset: str | None = _UNSET, **kw: Any) -> None:
+        # PERF: WebOb's constructor (about 4 us, plus the checking setters)
+        # was most of a handler's cost. The common forms (a complete body or
+        # json_body, status, content_type, charset, headers) are built here
+        # as WebOb builds them, every header checked; tests/test_response_init.py
+        # compares each with WebOb's own. Any other form goes to WebOb.
+        if headerlist is None and app_iter is None and conditional_response is None \
+                and self.__class__ is Response:
+            parts = _fast_parts(body, status, content_type, charset, kw)
+            if parts is not None:
+                _set_parts(self, *parts)
+                return
+        if charset is not _UNSET:
+            kw["charset"] = charset
+        super().__init__(body, status, headerlist, app_iter, content_type,
+                         conditional_response, **kw)
 
     def _hl_get(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = self.__dict__[_HL]
@@ -272,6 +288,14 @@ def _from_parts(status: str, headerlist: _HeaderList, app_iter: list[bytes]) -> 
     not conditional; the parts are trusted (nothing is checked or derived).
     """
     resp = Response.__new__(Response)
+    _set_parts(resp, status, headerlist, app_iter)
+    return resp
+
+
+def _set_parts(resp: Response, status: str, headerlist: _HeaderList,
+               app_iter: list[bytes]) -> None:
+    """Give ``resp`` the state WebOb's constructor would leave (the one place
+    that writes WebOb's private attributes beside the property setters)."""
     attrs = resp.__dict__
     # PERF: item stores with literal keys (_STATUS and _HL spelt out): no dict
     # built per response, no global lookups; this runs for every helper response.
@@ -280,7 +304,155 @@ def _from_parts(status: str, headerlist: _HeaderList, app_iter: list[bytes]) -> 
     attrs["_hl"] = headerlist
     attrs["conditional_response"] = False
     attrs["_app_iter"] = app_iter
-    return resp
+
+
+#: status codes WebOb gives a body (1xx, 204, 205 and 304 go to WebOb)
+_BODY_CODES = frozenset(str(c) for c in range(200, 600)) - {"204", "205", "304"}
+_WEBOB_JSON = json.JSONEncoder(separators=(",", ":")).encode
+_PLAIN_JSON = frozenset((str, int, bool, type(None)))
+#: the charset a str body is encoded with: WebOb's ``Response.charset`` pattern
+_CHARSET = re.compile(r";\s*charset=([^;]*)", re.IGNORECASE).search
+
+
+def _fast_parts(body: Any, status: Any, content_type: Any, charset: Any,
+                kw: dict[str, Any]) -> tuple[str, _HeaderList, list[bytes]] | None:
+    """Status line, header list and body of ``Response(body, status,
+    content_type=, charset=, headers=, json_body=)`` as WebOb builds them;
+    ``None`` for any other form (WebOb's constructor builds that one)."""
+    headers = kw.get("headers", _UNSET) if kw else _UNSET
+    others = len(kw) - (headers is not _UNSET)
+    if others:
+        key = "json_body" if "json_body" in kw else "json"
+        if body is not None or others != 1 or key not in kw:
+            return None
+        body = _webob_json(kw[key])
+        if content_type is None:
+            # PERF: Response(json_body=data), the common JSON form, in one step.
+            if status is None and charset is _UNSET and headers is _UNSET:
+                return "200 OK", _HeaderList(
+                    (("Content-Type", "application/json"), ("Content-Length", str(len(body))))), [body]
+            content_type = "application/json"
+    line = "200 OK" if status is None else _fast_status(status)
+    ct = _fast_content_type(content_type, charset)
+    if line is None or ct is None or (headers is not _UNSET and type(headers) not in (dict, list)):
+        return None
+    if body is None:
+        body = b""
+    elif type(body) is str:
+        encoding = ct[1]
+        if not encoding:
+            return None  # NOTE: WebOb raises its TypeError (no charset to encode with)
+        try:
+            body = body.encode(encoding)
+        except (LookupError, UnicodeError):
+            return None  # NOTE: WebOb raises the same error
+    elif type(body) is not bytes:
+        return None
+    if headers is _UNSET:
+        hl = _HeaderList((("Content-Type", ct[0]), ("Content-Length", str(len(body)))))
+    else:  # NOTE: as WebOb: ``headers=`` replaces every header, Content-Type too
+        hl = _HeaderList(headers.items() if type(headers) is dict else headers)
+        for item in hl:
+            check_header(*item)
+    return line, hl, [body]
+
+
+def _fast_status(status: Any) -> str | None:
+    """The status line WebOb's setter gives ``status`` (checked), or ``None``
+    for a status this path leaves to WebOb (no body, or an unusual form)."""
+    if status is None:
+        return "200 OK"
+    if type(status) is int:
+        line = _STATUS_LINES.get(status)
+        return line if line is not None and line[:3] in _BODY_CODES else None
+    # NOTE: "201 Created" is kept as it is; "201" or "201 " WebOb reads as a code.
+    if type(status) is str and status[:3] in _BODY_CODES and status[3:4] == " " \
+            and status[4:].strip() and not _BAD_VALUE(status):
+        return status
+    return None
+
+
+def _fast_content_type(content_type: Any, charset: Any) -> tuple[str, str | None] | None:
+    """WebOb's Content-Type (checked) for these arguments and the charset a
+    ``str`` body is encoded with; ``None`` for argument types left to WebOb."""
+    key = (content_type, charset)
+    try:
+        return _CONTENT_TYPES[key]
+    except KeyError:
+        pass
+    except TypeError:  # NOTE: an unhashable argument: WebOb decides
+        return None
+    found = _content_type(content_type, charset)
+    # NOTE: the arguments come from the application's code, not the client;
+    # the bound still keeps a program that makes them up from growing it.
+    if found is not None and len(_CONTENT_TYPES) < 256:
+        _CONTENT_TYPES[key] = found
+    return found
+
+
+#: (content_type, charset) -> (Content-Type, encoding), filled by _fast_content_type
+_CONTENT_TYPES: dict[tuple[Any, Any], tuple[str, str | None]] = {}
+
+
+def _content_type(content_type: Any, charset: Any) -> tuple[str, str | None] | None:
+    """:func:`_fast_content_type`'s result, computed."""
+    ct = content_type or Response.default_content_type
+    if type(ct) is not str or not (charset is _UNSET or charset is None or type(charset) is str):
+        return None
+    has_charset = "charset=" in ct
+    extra = None if has_charset else charset if charset is not _UNSET else Response.default_charset
+    if extra and (ct == "text/html" or ct.startswith("text/") or _is_xml(ct)):
+        ct = f"{ct}; charset={extra}"
+    check_header("Content-Type", ct)
+    encoding = None if has_charset or charset is _UNSET else charset
+    if not encoding:
+        found = _CHARSET(ct)
+        encoding = found.group(1) if found is not None else None
+    return ct, encoding
+
+
+def _is_xml(content_type: str) -> bool:
+    """WebOb's test for an XML type that takes a charset parameter."""
+    return content_type.startswith("application/xml") or (
+        content_type.endswith("+xml") and content_type.startswith(("application/", "image/")))
+
+
+def _webob_json(data: Any) -> bytes:
+    """``json.dumps(data, separators=(",", ":")).encode()``, as WebOb's ``json_body``."""
+    # PERF: orjson writes the same bytes for plain data (str keys; str, int,
+    # bool, None and floats written without an exponent) when they are ASCII
+    # without DEL; anything else goes to the json module.
+    if _orjson_dumps is not None and _orjson_same(data, 0):
+        try:
+            out = _orjson_dumps(data)
+        except TypeError:  # NOTE: an int past 64 bits, a lone surrogate
+            pass
+        else:
+            if out.isascii() and b"\x7f" not in out:
+                return out
+    return _WEBOB_JSON(data).encode("utf-8")
+
+
+def _orjson_same(data: Any, depth: int) -> bool:
+    """True when orjson and the json module encode ``data`` alike (if ASCII)."""
+    if depth > 8:
+        return False  # NOTE: deep (or circular) data: the json module decides
+    kind = type(data)
+    # PERF: loops, not all() over generators: most bodies are a small dict.
+    if kind is dict:
+        for key, value in data.items():
+            if type(key) is not str or (
+                    type(value) not in _PLAIN_JSON and not _orjson_same(value, depth + 1)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for value in data:
+            if type(value) not in _PLAIN_JSON and not _orjson_same(value, depth + 1):
+                return False
+        return True
+    if kind is float:
+        return bool(data == 0.0 or 1e-4 <= abs(data) < 1e16)
+    return kind in _PLAIN_JSON
 
 
 def dumps(data: Any) -> bytes:
