@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._request_id import ENVIRON_KEY
 from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str, wsgify
@@ -73,6 +76,54 @@ def _clf_time(wall: float) -> str:
         cached = _clf_cache = (second, time.strftime(
             f"%d/{_MONTHS[tm.tm_mon - 1]}/%Y:%H:%M:%S %z", tm))
     return cached[1]
+
+
+#: a record's attributes that differ from one record to the next
+_PER_RECORD = ("msg", "args", "created", "msecs", "relativeCreated", "thread", "threadName",
+               "processName", "process")
+
+
+def _record_template(name: str) -> dict[str, Any]:
+    """The attributes every access record on logger ``name`` shares, taken
+    from a real ``LogRecord`` (so a Python release's new ones come too), and
+    the time logging started (``created - relativeCreated``)."""
+    record = logging.LogRecord(name, logging.INFO, __file__, 0, _FORMAT, (), None, "_emit")
+    template = {k: v for k, v in vars(record).items() if k not in _PER_RECORD}
+    template["relativeCreated"] = record.created - record.relativeCreated / 1000.0
+    return template
+
+
+def _access_record(template: dict[str, Any], args: tuple[Any, ...],
+                   extra: dict[str, Any]) -> logging.LogRecord:
+    """The ``LogRecord`` that ``makeRecord`` would build, made from ``template``."""
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    attrs = record.__dict__
+    attrs.update(template)
+    now = time.time()
+    attrs["msg"], attrs["args"], attrs["created"] = _FORMAT, args, now
+    attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
+    attrs["relativeCreated"] = (now - template["relativeCreated"]) * 1000
+    threaded = logging.logThreads
+    attrs["thread"] = threading.get_ident() if threaded else None
+    attrs["threadName"] = threading.current_thread().name if threaded else None
+    attrs["processName"] = _process_name()
+    attrs["process"] = os.getpid() if logging.logProcesses else None
+    attrs.update(extra)
+    return record
+
+
+def _process_name() -> str | None:
+    """``LogRecord.processName``, as the standard constructor finds it."""
+    if not logging.logMultiprocessing:
+        return None
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None:
+        try:
+            name: str = mp.current_process().name
+            return name
+        except Exception:  # NOTE: as logging: any failure leaves the default
+            pass
+    return "MainProcess"
 
 
 class _Entry:
@@ -166,6 +217,7 @@ class AccessLog:
         self.exclude_paths = frozenset(wsgi_str(p) for p in as_tuple(exclude_paths))
         self.trusted_proxies = tuple(ipaddress.ip_network(n, strict=False)
                                      for n in as_tuple(trusted_proxies))
+        self._template = _record_template(self.logger.name)
 
     @wsgify
     def __call__(self, req: Request) -> WSGIApplication:
@@ -206,10 +258,15 @@ class AccessLog:
             _field(environ.get("HTTP_REFERER")), _field(environ.get("HTTP_USER_AGENT")),
             duration, rid,
         )
-        # PERF: makeRecord + handle skips logger.info's caller lookup (a stack
-        # walk per record); the caller is always this method anyway.
-        logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args,
-                                        None, "_emit", extra))
+        # PERF: handle() skips logger.info's caller lookup (a stack walk per
+        # record; the caller is always this method) and the record is copied
+        # from a template: a LogRecord's constructor re-derives a dozen fields.
+        if logging.getLogRecordFactory() is logging.LogRecord:
+            record = _access_record(self._template, args, extra)
+        else:  # NOTE: a factory the application installed makes every record
+            record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args,
+                                       None, "_emit", extra)
+        logger.handle(record)
 
     def _trusted(self, address: str) -> bool:
         try:

@@ -9,7 +9,6 @@ the app runs and while its body is iterated.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import secrets
@@ -89,22 +88,30 @@ class RequestIdFilter(logging.Filter):
 
 
 class _ContextIter(IterProxy):
-    """Iterate and close the body inside the request's logging context.
+    """Iterate and close the body with the request's id current.
 
-    Built inside that context (``iter()`` of the body may run its code).
+    Built while the id is current (``iter()`` of the body may run its code).
     """
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("_rid",)
 
-    def __init__(self, iterable: Iterable[bytes], ctx: contextvars.Context) -> None:
-        self._ctx = ctx
+    def __init__(self, iterable: Iterable[bytes], rid: str) -> None:
+        self._rid = rid
         super().__init__(iterable)
 
     def __next__(self) -> bytes:
-        return self._ctx.run(next, self._it)
+        token = _current.set(self._rid)
+        try:
+            return next(self._it)
+        finally:
+            _current.reset(token)
 
     def close(self) -> None:
-        self._ctx.run(self._close_iterable)
+        token = _current.set(self._rid)
+        try:
+            self._close_iterable()
+        finally:
+            _current.reset(token)
 
 
 class RequestId:
@@ -134,25 +141,24 @@ class RequestId:
     def _respond(
         self, rid: str, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        # NOTE: a copied context instead of set()/reset(): the body is iterated
-        # after this call returns, possibly with other requests in between.
-        ctx = contextvars.copy_context()
         drop, add = self._drop, ((self.header, rid),)
 
         def start(status: str, headers: list[tuple[str, str]],
                   exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             return start_response(status, rewrite_headers(headers, drop, add=add), exc_info)
 
-        return ctx.run(self._in_context, ctx, rid, environ, start)
-
-    def _in_context(self, ctx: contextvars.Context, rid: str, environ: WSGIEnvironment,
-                    start_response: StartResponse) -> Iterable[bytes]:
-        _current.set(rid)
-        app_iter = self.app(environ, start_response)
-        # PERF: such a body needs no context to be iterated in.
-        if runs_no_code(app_iter):
-            return app_iter
-        return _ContextIter(app_iter, ctx)
+        # PERF: one set() and reset() of the variable, not a copied context
+        # per request; the body, iterated after this returns (maybe with other
+        # requests in between), sets it again for each chunk.
+        token = _current.set(rid)
+        try:
+            app_iter = self.app(environ, start)
+            # PERF: such a body runs no code while it is iterated.
+            if runs_no_code(app_iter):
+                return app_iter
+            return _ContextIter(app_iter, rid)
+        finally:
+            _current.reset(token)
 
 
 request_id = RequestId
