@@ -17,10 +17,12 @@ default JSON and error pages::
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -170,9 +172,6 @@ def build_webkit_app() -> Callable:
     def deep(request):
         return text_response(request.urlvars["x"])
 
-    for i in range(DEEP_ROUTES):
-        app.add_route("GET", f"/r{i}/{{x}}", deep)
-
     @app.route("/search")
     def search(request):
         query = request.GET
@@ -182,14 +181,55 @@ def build_webkit_app() -> Callable:
     def echo(request):
         return json_response(request.json)
 
+    for i in range(DEEP_ROUTES):
+        app.add_route("GET", f"/r{i}/{{x}}", deep)
+
     return app
 
 
-class NullSink(logging.StreamHandler):
-    """A handler that formats every record and writes it to ``os.devnull``."""
+def build_webkit_response() -> Callable:
+    """webkit_app's ``App`` with handlers that build ``Response(...)`` as WebOb's users do."""
+    from webkit_app import App, Response
+
+    app = App()
+
+    @app.route("/hello")
+    def hello(request):
+        return Response(HELLO, content_type="text/plain")
+
+    @app.route("/users/{id:int}")
+    def user(request):
+        return Response(json_body={"id": request.urlvars["id"]})
+
+    def deep(request):
+        return Response(request.urlvars["x"], content_type="text/plain")
+
+    @app.route("/search")
+    def search(request):
+        query = request.GET
+        return Response(json_body={"q": query["q"], "page": query["page"]})
+
+    @app.route("/echo", methods=["POST"])
+    def echo(request):
+        return Response(json_body=request.json)
+
+    for i in range(DEEP_ROUTES):
+        app.add_route("GET", f"/r{i}/{{x}}", deep)
+
+    return app
+
+
+#: where the access lines go: a file, as a process manager or logrotate setup
+#: writes them (each process appends; removed when the process that made it exits)
+ACCESS_LOG_FILE = os.environ.get("BENCH_ACCESS_LOG") or os.path.join(
+    tempfile.gettempdir(), "webkit_app-bench-access.log")
+
+
+class AccessFile(logging.FileHandler):
+    """The stdlib ``FileHandler`` (append, a flush per record), counting records."""
 
     def __init__(self) -> None:
-        super().__init__(open(os.devnull, "w"))  # lives as long as the process
+        super().__init__(ACCESS_LOG_FILE, encoding="utf-8")
         self.emitted = 0
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -197,19 +237,28 @@ class NullSink(logging.StreamHandler):
         super().emit(record)
 
 
-def access_sink() -> NullSink:
-    """The access logger at INFO writing to a null sink with the production formatter (once)."""
+def access_sink() -> AccessFile:
+    """The access logger at INFO writing to :data:`ACCESS_LOG_FILE` with the production formatter (once)."""
     from webkit_app.settings import LOG_FORMAT, LogFormatter
 
     logger = logging.getLogger(ACCESS_LOGGER)
     for handler in logger.handlers:
-        if isinstance(handler, NullSink):
+        if isinstance(handler, AccessFile):
             return handler
-    sink = NullSink()
+    if "BENCH_ACCESS_LOG" not in os.environ:  # NOTE: gunicorn's workers share the parent's
+        os.environ["BENCH_ACCESS_LOG"] = ACCESS_LOG_FILE
+        open(ACCESS_LOG_FILE, "w").close()
+        atexit.register(_remove, ACCESS_LOG_FILE, os.getpid())
+    sink = AccessFile()
     sink.setFormatter(LogFormatter(LOG_FORMAT))
     logger.addHandler(sink)
     logger.setLevel(logging.INFO)
     return sink
+
+
+def _remove(path: str, pid: int) -> None:
+    if os.getpid() == pid and os.path.exists(path):
+        os.remove(path)
 
 
 def production_config(**settings: Any) -> Any:
@@ -316,11 +365,11 @@ def build_falcon() -> Callable:
     app = falcon.App()
     app.add_route("/hello", Hello())
     app.add_route("/users/{id:int}", User())
+    app.add_route("/search", Search())
+    app.add_route("/echo", Echo())
     deep = Deep()
     for i in range(DEEP_ROUTES):
         app.add_route(f"/r{i}/{{x}}", deep)
-    app.add_route("/search", Search())
-    app.add_route("/echo", Echo())
     return app
 
 
@@ -341,9 +390,6 @@ def build_flask() -> Callable:
     def deep(x):
         return Response(x, mimetype="text/plain")
 
-    for i in range(DEEP_ROUTES):
-        app.add_url_rule(f"/r{i}/<x>", f"deep{i}", deep)
-
     @app.get("/search")
     def search():
         return {"q": request.args["q"], "page": request.args["page"]}
@@ -351,6 +397,9 @@ def build_flask() -> Callable:
     @app.post("/echo")
     def echo():
         return jsonify(request.get_json())
+
+    for i in range(DEEP_ROUTES):
+        app.add_url_rule(f"/r{i}/<x>", f"deep{i}", deep)
 
     return app
 
@@ -375,9 +424,6 @@ def build_bottle() -> Callable:
         response.content_type = TEXT
         return x
 
-    for i in range(DEEP_ROUTES):
-        app.route(f"/r{i}/<x>", "GET", deep)
-
     @app.get("/search")
     def search():
         query = request.query
@@ -386,6 +432,9 @@ def build_bottle() -> Callable:
     @app.post("/echo")
     def echo():
         return request.json
+
+    for i in range(DEEP_ROUTES):
+        app.route(f"/r{i}/<x>", "GET", deep)
 
     return app
 
@@ -415,13 +464,13 @@ def build_pyramid() -> Callable:
         config.add_view(hello, route_name="hello", request_method="GET")
         config.add_route("user", r"/users/{id:\d+}")
         config.add_view(user, route_name="user", request_method="GET", renderer="json")
-        for i in range(DEEP_ROUTES):
-            config.add_route(f"deep{i}", f"/r{i}/{{x}}")
-            config.add_view(deep, route_name=f"deep{i}", request_method="GET")
         config.add_route("search", "/search")
         config.add_view(search, route_name="search", request_method="GET", renderer="json")
         config.add_route("echo", "/echo")
         config.add_view(echo, route_name="echo", request_method="POST", renderer="json")
+        for i in range(DEEP_ROUTES):
+            config.add_route(f"deep{i}", f"/r{i}/{{x}}")
+            config.add_view(deep, route_name=f"deep{i}", request_method="GET")
     return config.make_wsgi_app()
 
 
@@ -430,6 +479,7 @@ SUBJECTS: dict[str, tuple[str, Callable[[], Callable]]] = {
     "raw": ("raw WSGI", build_raw),
     "webob": ("WebOb", build_webob),
     "webkit_app": ("webkit_app App", build_webkit_app),
+    "webkit_response": ("App, Response(...)", build_webkit_response),
     "stack": ("webkit_app + stack", build_webkit_stack),
     "falcon": ("Falcon", build_falcon),
     "flask": ("Flask", build_flask),
