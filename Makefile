@@ -10,7 +10,7 @@ PORT   ?= 8000
 # Debian packages the server and browser tests need (installed when root).
 APT_PACKAGES := apache2 apache2-dev chromium chromium-driver wrk curl postgresql nginx
 
-.PHONY: run test lint bench docs docs-shots system-deps servers clean webob-contract cluster
+.PHONY: run test lint bench docs docs-shots system-deps servers clean webob-contract cluster sdist-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,18 @@ docs: $(STAMP)
 # Screenshots of the built manual in headless Chromium, to look at.
 docs-shots: docs
 	$(BIN)/python docs/screenshots.py build/docs/html build/docs-shots
+
+# The whole suite again from the unpacked sdist, against the sdist's own
+# webkit_app: PYTHONPATH puts the unpacked folder ahead of the editable
+# install, and the first command fails if the import comes from elsewhere.
+SDIST_DIR := build/sdist-test
+sdist-test: $(STAMP)
+	rm -rf $(SDIST_DIR) && mkdir -p $(SDIST_DIR)
+	$(BIN)/python -m build --sdist --outdir $(SDIST_DIR) .
+	tar -xzf $(SDIST_DIR)/*.tar.gz -C $(SDIST_DIR)
+	cd $(SDIST_DIR)/webkit_app-*/ && export PYTHONPATH="$$PWD" && \
+	  $(abspath $(BIN))/python -c 'import os, webkit_app; assert webkit_app.__file__.startswith(os.getcwd() + os.sep), webkit_app.__file__' && \
+	  $(abspath $(BIN))/python -m pytest -p no:cacheprovider --rootdir . $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

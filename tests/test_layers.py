@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -121,16 +122,13 @@ def core_venv(tmp_path_factory):
     py = str(where / "bin" / "python")
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     # NOTE: a copy, so the build never writes into the checkout other tests read
-    src = tmp_path_factory.mktemp("src")
-    subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], check=True, capture_output=True)
-    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"],
-                           check=True, capture_output=True, text=True).stdout.split()
-    for name in files:
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            (src / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run([py, "-m", "pip", "install", "-q", str(src)], check=True, env=env,
-                   timeout=600, capture_output=True)
+    # (a checkout or an unpacked sdist alike: no git needed)
+    src = tmp_path_factory.mktemp("src") / "webkit_app"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".venv", "build", ".git", "__pycache__", "*.egg-info", "_generated", "*.sqlite3*"))
+    done = subprocess.run([py, "-m", "pip", "install", "-q", str(src)], env=env,
+                          timeout=600, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     return py
 
 
