@@ -11,8 +11,10 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -138,3 +140,19 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(entry))
     return members
+
+
+@contextmanager
+def strict_server(app: Callable, **adjustments: object) -> Iterator[int]:
+    """``app`` on webkit_app's strict waitress in a thread, on a free loopback
+    port (yielded), closed when the block ends."""
+    from webkit_app.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2, **adjustments)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.effective_port
+    finally:
+        server.close()
+        thread.join(5)

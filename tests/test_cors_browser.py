@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,16 +23,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from browserutil import CHROMIUM, dump_dom
 from reliability_util import HOST, demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.timeout(120)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_TIMEOUT = 45  # seconds for one chromium run
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--disable-default-apps", "--mute-audio",
-         "--virtual-time-budget=10000", "--dump-dom")
 
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>cors</title></head>
@@ -120,18 +111,10 @@ def page_origin(api: list[str]) -> Iterator[str]:
 
 def browse(url: str, profile: Path) -> dict:
     """Load ``url`` in headless chromium; the outcomes the page wrote into its DOM."""
-    argv = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", url]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        dom, err = proc.communicate(timeout=BROWSER_TIMEOUT)
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    found = re.search(r'<pre id="out">(.*?)</pre>', dom.decode(errors="replace"), re.S)
+    dom, err = dump_dom(url, profile)
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
     assert found and found.group(1) != "pending", \
-        f"no outcome in the DOM:\n{dom[-2000:]!r}\n{err.decode(errors='replace')[-3000:]}"
+        f"no outcome in the DOM:\n{dom[-2000:]!r}\n{err[-3000:]}"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from reliability_util import exchange, statuses
+from serverutil import strict_server
 from waitress.server import BaseWSGIServer
 
 from webkit_app.server import StrictChannel, create_server, serve_paste
@@ -32,15 +33,8 @@ def echo(environ, start_response):  # a WSGI app
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    server = create_server(echo, host="127.0.0.1", port=0, threads=2,
-                           max_request_body_size=MAX_BODY)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield server.effective_port
-    finally:
-        server.close()
-        thread.join(5)
+    with strict_server(echo, max_request_body_size=MAX_BODY) as bound:
+        yield bound
 
 
 REFUSED = {

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 from reliability_util import exchange, statuses
+from serverutil import strict_server
 from waitress.adjustments import Adjustments
 
-from webkit_app.server import StrictRequestParser, create_server, transfer_codings
+from webkit_app.server import StrictRequestParser, transfer_codings
 
 N = 100_000
 CPU_BUDGET = 0.05  # seconds of CPU for one parse
@@ -81,14 +82,8 @@ def echo(environ, start_response):  # a WSGI app
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    server = create_server(echo, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield server.effective_port
-    finally:
-        server.close()
-        thread.join(5)
+    with strict_server(echo) as bound:
+        yield bound
 
 
 @pytest.mark.parametrize(("field", "status"), [

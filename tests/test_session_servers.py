@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import requests
+from browserutil import dump_dom
 from reliability_util import (
     HOST,
     HTPASSWD_PASSWORD,
@@ -33,9 +30,6 @@ from reliability_util import (
     write_htpasswd,
 )
 from test_cors_browser import (
-    BROWSER_TIMEOUT,
-    CHROMIUM,
-    FLAGS,
     _Page,
     chromium,  # noqa: F401 (the fixture)
 )
@@ -46,20 +40,6 @@ APP = "session_app:application"
 EVIL = """<!DOCTYPE html><html><body>
 <form method="post" action="%(target)s"><input name="text" value="forged by another origin"></form>
 <script>document.forms[0].submit();</script></body></html>"""
-
-
-def dump_dom(url: str, profile: Path) -> str:
-    """Load ``url`` in headless chromium with ``profile``; the DOM it ends on."""
-    argv = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", url]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        dom, _ = proc.communicate(timeout=BROWSER_TIMEOUT)
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    return dom.decode(errors="replace")
 
 
 @contextlib.contextmanager
@@ -91,12 +71,12 @@ def test_browser_signs_in_adds_a_note_and_a_cross_origin_form_post_is_refused(tm
     profile = tmp_path / "profile"
     with demo_server(tmp_path / "srv", "gunicorn", app=APP, HTPASSWD=str(htpasswd)) as server:
         drive = server.url + "/_test/drive/"
-        signed_in = dump_dom(drive + "login?" + urlencode(
+        signed_in, _ = dump_dom(drive + "login?" + urlencode(
             {"user": HTPASSWD_USER, "password": HTPASSWD_PASSWORD}), profile)
-        added = dump_dom(drive + "add?" + urlencode({"text": "from the form <b>"}), profile)
+        added, _ = dump_dom(drive + "add?" + urlencode({"text": "from the form <b>"}), profile)
         with evil_origin(server.url + "/notes") as evil:
-            refused = dump_dom(evil, profile)
-        fetched = dump_dom(drive + "fetch?" + urlencode({"text": "from fetch"}), profile)
+            refused, _ = dump_dom(evil, profile)
+        fetched, _ = dump_dom(drive + "fetch?" + urlencode({"text": "from fetch"}), profile)
         stored = notes(server)
         log = server.output
 
