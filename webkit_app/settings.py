@@ -480,6 +480,25 @@ class LogFormatter(logging.Formatter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._second: tuple[int, str] = (-1, "")
+        style = self._style
+        # PERF: a plain %-style format is applied by format() itself, without
+        # the style object's three calls and the usesTime() search per record.
+        self._percent: str | None = (
+            style._fmt if type(style) is logging.PercentStyle
+            and not getattr(style, "_defaults", None) else None)
+        self._uses_time = self.usesTime()
+
+    def format(self, record: logging.LogRecord) -> str:
+        fmt = self._percent
+        if fmt is None or record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        record.message = record.getMessage()
+        if self._uses_time:
+            record.asctime = self.formatTime(record, self.datefmt)
+        try:
+            return fmt % record.__dict__
+        except KeyError as exc:  # NOTE: the error PercentStyle.format raises
+            raise ValueError(f"Formatting field not found in record: {exc}") from None
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt or not self.default_msec_format:

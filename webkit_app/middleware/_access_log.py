@@ -31,12 +31,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._request_id import ENVIRON_KEY
-from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str, wsgify
+from ._wsgi import IterProxy, as_tuple, request_target, wsgi_str
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from webob import Request
 
 __all__ = ["AccessLog", "access_log"]
 
@@ -61,6 +60,15 @@ def _field(value: str | None) -> str:
     if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
         return value
     return _UNSAFE.sub(_hex, value)
+
+
+def _fields(values: tuple[str | None, ...]) -> list[str]:
+    """:func:`_field` of each value."""
+    # PERF: one check over all the values together: almost every one is plain.
+    joined = "".join(filter(None, values))
+    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
+        return [value or "-" for value in values]
+    return [_field(value) for value in values]
 
 
 _clf_cache: tuple[int, str] = (-1, "")
@@ -97,18 +105,20 @@ def _access_record(template: dict[str, Any], args: tuple[Any, ...],
                    extra: dict[str, Any]) -> logging.LogRecord:
     """The ``LogRecord`` that ``makeRecord`` would build, made from ``template``."""
     record = logging.LogRecord.__new__(logging.LogRecord)
-    attrs = record.__dict__
-    attrs.update(template)
     now = time.time()
+    # PERF: one dict built from the template and extra, given to the record whole.
+    attrs = record.__dict__ = {**template, **extra}
     attrs["msg"], attrs["args"], attrs["created"] = _FORMAT, args, now
     attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
     attrs["relativeCreated"] = (now - template["relativeCreated"]) * 1000
-    threaded = logging.logThreads
-    attrs["thread"] = threading.get_ident() if threaded else None
-    attrs["threadName"] = threading.current_thread().name if threaded else None
+    if logging.logThreads:
+        attrs["thread"] = threading.get_ident()
+        attrs["threadName"] = threading.current_thread().name
+    else:
+        attrs["thread"] = attrs["threadName"] = None
     attrs["processName"] = _process_name()
+    # NOTE: not cached: a server forking in C (uWSGI) runs no at-fork hook.
     attrs["process"] = os.getpid() if logging.logProcesses else None
-    attrs.update(extra)
     return record
 
 
@@ -219,13 +229,10 @@ class AccessLog:
                                      for n in as_tuple(trusted_proxies))
         self._template = _record_template(self.logger.name)
 
-    @wsgify
-    def __call__(self, req: Request) -> WSGIApplication:
-        if req.environ.get("PATH_INFO", "") in self.exclude_paths:
-            return self.app
-        return self._respond
-
-    def _respond(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    # PERF: a plain WSGI callable: no Request object, no decorator call path.
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") in self.exclude_paths:
+            return self.app(environ, start_response)
         entry = _Entry(self._emit, environ, start_response)
         try:
             app_iter = self.app(environ, entry.start_response)
@@ -241,23 +248,21 @@ class AccessLog:
             return
         environ = entry.environ
         duration = (time.perf_counter() - entry.start) * 1000.0
-        method = _field(environ.get("REQUEST_METHOD"))
+        get = environ.get
+        client, method, protocol, referer, agent, user, rid = _fields((
+            self._client(environ) if self.trusted_proxies else get("REMOTE_ADDR"),
+            get("REQUEST_METHOD"), get("SERVER_PROTOCOL"), get("HTTP_REFERER"),
+            get("HTTP_USER_AGENT"), get("REMOTE_USER"), get(ENVIRON_KEY)))
         path = request_target(environ, query=False)
-        query = environ.get("QUERY_STRING")
-        target = request_target(environ) if query else path
-        user = _field(environ.get("REMOTE_USER"))
-        rid = _field(environ.get(ENVIRON_KEY))
+        target = request_target(environ) if get("QUERY_STRING") else path
+        status, nbytes = entry.status, entry.nbytes
         extra = {
             "method": method, "path": path,
-            "status": entry.status, "bytes": entry.nbytes, "duration_ms": round(duration, 3),
+            "status": status, "bytes": nbytes, "duration_ms": round(duration, 3),
             "request_id": None if rid == "-" else rid, "remote_user": None if user == "-" else user,
         }
-        args = (
-            _field(self._client(environ)), user, _clf_time(entry.wall), method,
-            target, _field(environ.get("SERVER_PROTOCOL")), entry.status, entry.nbytes,
-            _field(environ.get("HTTP_REFERER")), _field(environ.get("HTTP_USER_AGENT")),
-            duration, rid,
-        )
+        args = (client, user, _clf_time(entry.wall), method, target, protocol, status, nbytes,
+                referer, agent, duration, rid)
         # PERF: handle() skips logger.info's caller lookup (a stack walk per
         # record; the caller is always this method) and the record is copied
         # from a template: a LogRecord's constructor re-derives a dozen fields.

@@ -52,13 +52,12 @@ from ._wsgi import (
     mask_params,
     request_target,
     runs_no_code,
-    wsgify,
 )
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from webob import Request, Response
+    from webob import Response
 
 __all__ = ["ErrorMiddleware", "debug_response", "display_value", "errors", "is_secret_key"]
 
@@ -230,11 +229,8 @@ class ErrorMiddleware:
         self.app = app
         self.debug = as_bool(debug)
 
-    @wsgify
-    def __call__(self, req: Request) -> WSGIApplication:
-        return self._respond
-
-    def _respond(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    # PERF: a plain WSGI callable: no Request object, no decorator call path.
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         call = _Call(self, environ, start_response)
         try:
             app_iter = self.app(environ, call.start_response)
