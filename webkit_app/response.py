@@ -161,7 +161,7 @@ def drop_unusable_preconditions(environ: dict[str, Any]) -> None:
 # (tests, plugins) must not make the setters below call themselves.
 _WebObResponse = webob.Response
 # NOTE: WebOb's private attributes, written only by the property setters below
-# and by _from_parts (the one builder of a Response from its parts);
+# and by _set_parts (the one writer of a Response's parts);
 # tests/test_response.py (test_webob_private_attributes_*) fails loudly if a
 # WebOb release changes them.
 _HL = "_hl"
@@ -182,12 +182,23 @@ class Response(_WebObResponse):
                  app_iter: Iterable[bytes] | None = None,
                  content_type: str | None = None,
                  conditional_response: bool | None = None,
-                 charset: str | None = _UNSET, **kw: Any) -> None:
+                 charset: str | None = _UNSET, *, json_body: Any = _UNSET, **kw: Any) -> None:
         # PERF: WebOb's constructor (about 4 us, plus the checking setters)
         # was most of a handler's cost. The common forms (a complete body or
         # json_body, status, content_type, charset, headers) are built here
         # as WebOb builds them, every header checked; tests/test_response_init.py
         # compares each with WebOb's own. Any other form goes to WebOb.
+        if json_body is not _UNSET:
+            # PERF: Response(json_body=data) alone, the common JSON form, in one
+            # step (json_body a named parameter: no keyword dict to read).
+            if body is None and status is None and headerlist is None and app_iter is None \
+                    and content_type is None and conditional_response is None \
+                    and charset is _UNSET and not kw and self.__class__ is Response:
+                out = _webob_json(json_body)
+                _set_parts(self, "200 OK", _HeaderList((
+                    ("Content-Type", "application/json"), ("Content-Length", str(len(out))))), [out])
+                return
+            kw["json_body"] = json_body
         if headerlist is None and app_iter is None and conditional_response is None \
                 and self.__class__ is Response:
             parts = _fast_parts(body, status, content_type, charset, kw)
@@ -278,18 +289,11 @@ def body_response(body: bytes, status: int, content_type: str,
         return _headers(resp, headers)
     # PERF: WebOb's __init__ re-derives the charset and content type on every
     # call; these headers are constants of the helper, so they are trusted.
-    resp = _from_parts(status_line(status), _HeaderList(
+    # NOTE: the parts are trusted (nothing is checked or derived here).
+    resp = Response.__new__(Response)
+    _set_parts(resp, status_line(status), _HeaderList(
         (("Content-Type", content_type), ("Content-Length", str(len(body))))), [body])
     return _headers(resp, headers) if headers else resp
-
-
-def _from_parts(status: str, headerlist: _HeaderList, app_iter: list[bytes]) -> Response:
-    """The ``Response`` WebOb's constructor would build from these parts,
-    not conditional; the parts are trusted (nothing is checked or derived).
-    """
-    resp = Response.__new__(Response)
-    _set_parts(resp, status, headerlist, app_iter)
-    return resp
 
 
 def _set_parts(resp: Response, status: str, headerlist: _HeaderList,
@@ -422,14 +426,27 @@ def _webob_json(data: Any) -> bytes:
     # PERF: orjson writes the same bytes for plain data (str keys; str, int,
     # bool, None and floats written without an exponent) when they are ASCII
     # without DEL; anything else goes to the json module.
-    if _orjson_dumps is not None and _orjson_same(data, 0):
-        try:
-            out = _orjson_dumps(data)
-        except TypeError:  # NOTE: an int past 64 bits, a lone surrogate
-            pass
+    if _orjson_dumps is not None:
+        # PERF: a flat dict of plain values (most bodies) is checked here,
+        # without a call per level.
+        same = False
+        if type(data) is dict:
+            for key, value in data.items():
+                if type(key) is not str or (
+                        type(value) not in _PLAIN_JSON and not _orjson_same(value, 1)):
+                    break
+            else:
+                same = True
         else:
-            if out.isascii() and b"\x7f" not in out:
-                return out
+            same = _orjson_same(data, 0)
+        if same:
+            try:
+                out = _orjson_dumps(data)
+            except TypeError:  # NOTE: an int past 64 bits, a lone surrogate
+                pass
+            else:
+                if out.isascii() and b"\x7f" not in out:
+                    return out
     return _WEBOB_JSON(data).encode("utf-8")
 
 
@@ -480,10 +497,19 @@ def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | Non
 def text_response(text: str, status: int = 200, headers: Mapping[str, str] | None = None,
                   content_type: str = "text/plain") -> Response:
     """A text response, encoded as UTF-8 with the charset declared."""
-    check_header("Content-Type", content_type)
-    if "charset=" not in content_type:
-        content_type += "; charset=utf-8"
-    return body_response(text.encode("utf-8"), status, content_type, headers)
+    # PERF: each content type is checked and completed once, not per response.
+    full = _TEXT_TYPES.get(content_type) if type(content_type) is str else None
+    if full is None:
+        check_header("Content-Type", content_type)
+        full = content_type if "charset=" in content_type else content_type + "; charset=utf-8"
+        # NOTE: the types come from the application's code; bounded all the same.
+        if len(_TEXT_TYPES) < 256:
+            _TEXT_TYPES[content_type] = full
+    return body_response(text.encode("utf-8"), status, full, headers)
+
+
+#: content type -> the checked Content-Type text_response sends, filled by it
+_TEXT_TYPES: dict[str, str] = {}
 
 
 def html_response(html: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
