@@ -170,6 +170,11 @@ class App:
                                "the app has served requests")
         if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
             raise TypeError(f"error handler: {exc_type!r} is not an exception class")
+        if not issubclass(exc_type, Exception):
+            # NOTE: KeyboardInterrupt, SystemExit, GeneratorExit end the process or
+            # the generator; the App never catches them, so the handler would never run.
+            raise TypeError(f"error handler: {exc_type.__name__} is not an Exception subclass, "
+                            "so it is never handled; register Exception to answer every error")
         if not callable(handler):
             raise TypeError(f"error handler for {exc_type.__name__}: {handler!r} is not callable")
         self._error_handlers[exc_type] = handler

@@ -29,6 +29,7 @@ _HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]
 # What a query keeps as it is in a URL the toolkit builds: RFC 3986 query
 # characters and existing %XX escapes; control bytes and spaces are escaped.
 _QUERY_SAFE = "/?:@!$&'()*+,;=%~-._"
+_SLASHES = frozenset("/\\")
 
 
 def normalized_path(environ: WSGIEnvironment) -> str:
@@ -69,10 +70,13 @@ def quote_query(query: str) -> str:
 
 def relative_location(value: str) -> str:
     """A ``Location`` value as sent: kept relative (RFC 9110 allows it), so the
-    client's ``Host`` is never reflected; a protocol-relative ``//host``
-    becomes a path (``/%2fhost``), as WebOb does for CVE-2024-42353."""
+    client's ``Host`` is never reflected; a protocol-relative ``//host`` (or
+    ``\\\\host``, ``/\\host``: a browser reads ``\\`` as ``/``) becomes a path
+    (``/%2fhost``), as WebOb does for CVE-2024-42353."""
     value = value.replace("\t", "")  # NOTE: browsers drop tabs anywhere in a URL
-    if value.startswith(("//", "/\\")):
+    # NOTE: browsers read a backslash as '/' in http(s) URLs: \\evil and \/evil
+    # go to //evil as much as /\evil does.
+    if value[:1] in _SLASHES and value[1:2] in _SLASHES:
         return "/%2f" + value[2:]
     if value and value[0] <= " ":
         # NOTE: browsers strip leading C0 controls and spaces: ' https://evil'
