@@ -11,7 +11,9 @@ error.
 
 The cookie is written only when the session changed, and deleted when it was
 emptied. A response whose handler read the session gets ``Vary: Cookie`` and,
-unless it chose its own, ``Cache-Control: private``. The headers are set when
+unless it chose its own, ``Cache-Control: private``; one that sets the cookie
+is ``private`` whatever it chose (``public`` becomes ``private``), so no shared
+cache hands one client's new session to another. The headers are set when
 the app starts its response, so a streamed body stays streamed; a change made
 while the body is iterated is not saved.
 
@@ -78,8 +80,41 @@ def _check_secret(secret: Any, name: str) -> str:
 def _check_json(value: Any) -> None:
     try:
         json.dumps(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TypeError(f"session values must be JSON-serialisable: {exc}") from None
+
+
+def _check_prefix(name: str, secure: bool | None, path: str, domain: str | None) -> None:
+    """Refuse a ``__Secure-``/``__Host-`` name whose attributes a browser would
+    refuse the cookie for (silently: the session would never come back)."""
+    lowered = name.lower()  # NOTE: browsers match the prefixes in any case
+    prefix = next((p for p in ("__Secure-", "__Host-") if lowered.startswith(p.lower())), None)
+    if prefix is None:
+        return
+    if secure is not True:
+        raise ValueError(f"session cookie_name {name!r}: {prefix} needs secure=True")
+    if prefix == "__Host-" and domain is not None:
+        raise ValueError(f"session cookie_name {name!r}: __Host- needs no domain")
+    if prefix == "__Host-" and path != "/":
+        raise ValueError(f"session cookie_name {name!r}: __Host- needs path='/'")
+
+
+def _private(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with one ``Cache-Control`` a shared cache does not store:
+    the app's directives kept, ``public`` made ``private`` (or it added)."""
+    out: list[tuple[str, str]] = []
+    chosen: list[str] = []
+    for name, value in headers:
+        if name.lower() == "cache-control":
+            chosen.extend(d.strip() for d in value.split(",") if d.strip())
+        else:
+            out.append((name, value))
+    names = {d.partition("=")[0].strip().lower() for d in chosen}
+    if not names & {"private", "no-store"}:
+        kept = [d for d in chosen if d.lower() != "public"]
+        chosen = ["private", *kept] if len(kept) < len(chosen) else [*kept, "private"]
+    out.append(("Cache-Control", ", ".join(chosen)))
+    return out
 
 
 class Session(MutableMapping[str, Any]):
@@ -204,7 +239,10 @@ class SessionCookie:
     Shared by :class:`SessionMiddleware` and the Pyramid session factory
     (:func:`webkit_app.pyramid.session_factory`), so both read what the
     other wrote. ``secret`` signs; ``fallback_secrets`` are only checked,
-    so a key is rotated by moving the old one there::
+    so a key is rotated by moving the old one there (a leaked key is removed,
+    not moved: a session forged with it and then changed would be signed
+    anew with the current key). A ``__Host-`` or ``__Secure-`` name needs
+    ``secure=True`` (and, for ``__Host-``, ``path="/"`` and no ``domain``)::
 
         cookie = SessionCookie(new_key, fallback_secrets=(old_key,))
     """
@@ -229,7 +267,8 @@ class SessionCookie:
             raise ValueError(f"session max_age must be 1 second or more, not {max_age!r}")
         site = _SAMESITE.get(samesite.lower()) if samesite is not None else None
         if samesite is not None and site is None:
-            raise ValueError(f"session samesite is Strict, Lax, None or None, not {samesite!r}")
+            raise ValueError(f"session samesite is 'Strict', 'Lax', 'None' (the string) or None, "
+                             f"not {samesite!r}")
         if site == "None" and secure is not True:
             raise ValueError("session samesite='None' needs secure=True (browsers drop it otherwise)")
         if not isinstance(cookie_name, str) or not _TOKEN(cookie_name):
@@ -239,6 +278,7 @@ class SessionCookie:
             if not text.isascii() or not text.isprintable() or _NOT_IN_ATTRIBUTE & set(text):
                 raise ValueError(f"session {option} must be printable ASCII without ';' "
                                  f"or spaces: {text!r}")
+        _check_prefix(cookie_name, secure, path, domain)
         self.name, self._name_bytes = cookie_name, cookie_name.encode("latin-1")
         self.path, self.domain, self.httponly = path, domain, httponly
         self.samesite = cast("Literal['Strict', 'Lax', 'None'] | None", site)
@@ -307,10 +347,13 @@ class SessionCookie:
         """``headers`` with what ``session`` needs: ``Vary: Cookie`` and
         ``Cache-Control: private`` if it was used, ``Set-Cookie`` if it changed."""
         out = rewrite_headers(headers, vary=("Cookie",))
-        if not any(name.lower() == "cache-control" for name, _ in out):
-            out.append(("Cache-Control", "private"))
         if session.modified:
+            # NOTE: Vary: Cookie alone lets a shared cache give this Set-Cookie
+            # (a new session) to the next client sending the same Cookie header.
+            out = _private(out)
             out.append(("Set-Cookie", self.set_cookie(session, environ)))
+        elif not any(name.lower() == "cache-control" for name, _ in out):
+            out.append(("Cache-Control", "private"))
         return out
 
 
