@@ -200,7 +200,7 @@ def test_basic_auth_htpasswd_is_relative_to_the_ini(htpasswd):
     (request_id_filter, {"heder": "X"}, r"unknown option\(s\) heder \(known: header\)"),
     (basic_auth_filter, {"realm": "x"}, r"needs an htpasswd file or users"),
     (basic_auth_filter, {"htpasswd": "missing"}, r"htpasswd = 'missing': no such file"),
-    (basic_auth_filter, {"users": "nohash"}, r"users = 'nohash': expected one 'user:hash'"),
+    (basic_auth_filter, {"users": "nohash"}, r"\[filter:basic_auth\] users: expected one 'user:hash'"),
 ])
 def test_filters_name_the_bad_option(factory, local, message):
     with pytest.raises(ValueError, match=message):

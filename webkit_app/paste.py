@@ -52,6 +52,8 @@ __all__ = [
 Filter = Callable[["WSGIApplication"], "WSGIApplication"]
 Coerce = Callable[[str, Mapping[str, str]], Any]
 _seconds = as_integer(0, 10**9)
+#: options whose values an error message never shows
+_SECRET_OPTIONS = frozenset(("users", "secret", "fallback_secrets"))
 
 
 def app_factory(global_config: Mapping[str, str], **settings: str) -> WSGIApplication:
@@ -183,7 +185,9 @@ def _options(filter_name: str, local: Mapping[str, str], global_config: Mapping[
         try:
             out[key] = spec[key](value, global_config)
         except ValueError as exc:
-            raise ValueError(f"[filter:{filter_name}] {key} = {value!r}: {exc}") from None
+            # NOTE: never echo a secret (password hashes, signing keys) into a log.
+            shown = "" if key in _SECRET_OPTIONS else f" = {value!r}"
+            raise ValueError(f"[filter:{filter_name}] {key}{shown}: {exc}") from None
     return out
 
 
