@@ -200,3 +200,41 @@ def test_session_filter_errors_never_show_a_secret(option, monkeypatch):
     with pytest.raises(ValueError, match=f"session {option} must be") as raised:
         paste.session_filter({}, **{"secret": SECRET, option: leaked})
     assert leaked not in str(raised.value)
+
+
+# -- the notes stores: NUL, injection-shaped text, huge offsets ---------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def notes_app(request, settings):
+    """The demo under its stack on each store; the store's pool closed after."""
+    from webkit_app.demo import Config, make_demo, make_store
+    from webkit_app.demo.factory import wrap
+
+    if request.param == "postgresql":
+        settings = {**settings, "webkit_app.database_url": request.getfixturevalue("pg_url")}
+    config = Config.from_settings(settings)
+    store = make_store(config)
+    yield webtest.TestApp(wrap(make_demo(config, store=store), config))
+    store.pool.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_nul_in_a_note_is_422_on_every_store(notes_app):
+    # NOTE: PostgreSQL text cannot hold U+0000: psycopg raised DataError -> 500.
+    res = notes_app.post_json("/api/notes", {"text": "a\x00b"}, status=422)
+    assert res.json == {"status": 422, "title": "Unprocessable Entity", "field": "text",
+                        "detail": "text: contains a NUL character (U+0000)"}
+    assert notes_app.get("/api/notes").json["total"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_injection_shaped_input_is_data_on_every_store(notes_app):
+    text = "x'); DROP TABLE notes; --"
+    notes_app.post_json("/api/notes", {"text": text}, status=201)
+    assert notes_app.get("/api/notes").json["notes"][0]["text"] == text
+    for query in ({"offset": "1;DROP TABLE notes"}, {"limit": "1 OR 1=1"},
+                  {"offset": "9" * 30}, {"offset": "-1"}):
+        notes_app.get("/api/notes", query, status=400)
+    notes_app.get("/api/notes/1%20OR%201=1", status=404)
+    assert notes_app.get("/api/notes").json["total"] == 1

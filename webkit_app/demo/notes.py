@@ -113,6 +113,8 @@ def note_text(data: Any) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:  # NOTE: JSON "\ud800" decodes to a lone surrogate
         raise Invalid("text", "contains an unpaired surrogate (invalid Unicode)", 422) from None
+    if "\x00" in text:  # NOTE: PostgreSQL text cannot hold it; refused on every store
+        raise Invalid("text", "contains a NUL character (U+0000)", 422)
     return text
 
 
