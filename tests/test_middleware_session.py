@@ -291,3 +291,22 @@ def test_the_cookie_format_is_shared_by_session_cookie():
     cookie = SessionCookie(SECRET)
     value = cookie.encode({"user": "alice"}, 1, session_module.time.time())
     assert with_cookie(make(), value).json == {"user": "alice"}
+
+
+@pytest.mark.parametrize("failure", [
+    pytest.param(lambda: text_response("half done", status=500), id="returned-500"),
+    pytest.param(lambda: text_response("busy", status=503), id="returned-503"),
+])
+def test_a_failed_request_does_not_save_what_it_changed(failure):
+    app = kit()
+
+    def fail(request):
+        request.session["user"] = "mallory"
+        return failure()
+
+    app.add_route("POST", "/fail", fail)
+    t = signed_in(make(app))
+    res = t.post("/fail", status="5*")
+    assert "Set-Cookie" not in res.headers
+    assert res.headers["Cache-Control"] == "private" and "Cookie" in res.headers["Vary"]
+    assert t.get("/get").json == {"user": "alice"}

@@ -343,11 +343,13 @@ class SessionCookie:
         return header
 
     def response_headers(self, session: Session, environ: WSGIEnvironment,
-                         headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+                         headers: Iterable[tuple[str, str]],
+                         save: bool = True) -> list[tuple[str, str]]:
         """``headers`` with what ``session`` needs: ``Vary: Cookie`` and
-        ``Cache-Control: private`` if it was used, ``Set-Cookie`` if it changed."""
+        ``Cache-Control: private`` if it was used, ``Set-Cookie`` if it changed
+        (and ``save``: a failed request's changes are not kept)."""
         out = rewrite_headers(headers, vary=("Cookie",))
-        if session.modified:
+        if session.modified and save:
             # NOTE: Vary: Cookie alone lets a shared cache give this Set-Cookie
             # (a new session) to the next client sending the same Cookie header.
             out = _private(out)
@@ -384,7 +386,10 @@ class SessionMiddleware:
         def start(status: str, headers: list[tuple[str, str]],
                   exc_info: Any = None) -> Callable[[bytes], object]:
             if sess.accessed:
-                headers = cookie.response_headers(sess, environ, headers)
+                # NOTE: as Django: a 5xx means the handler failed half-way; the
+                # session it changed is not saved (Flask saves it).
+                headers = cookie.response_headers(sess, environ, headers,
+                                                   save=not status.startswith("5"))
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)
