@@ -31,6 +31,8 @@ HOSTS = [
     pytest.param("h\xe9", id="non-ascii"),
     pytest.param("a?b", id="question-mark"),
     pytest.param("a#b", id="hash"),
+    pytest.param(":80", id="port-without-host"),
+    pytest.param(":", id="colon-alone"),
 ]
 
 
@@ -60,7 +62,7 @@ def test_a_host_that_is_no_host_name_is_a_400(host):
 
 @pytest.mark.parametrize("host", ["example.com", "example.com:8080", "127.0.0.1:1",
                                   "[::1]:8000", "[2001:db8::1]", "xn--bcher-kva.example",
-                                  "localhost:"])
+                                  "localhost:", ""])
 def test_real_hosts_pass(host):
     check_host({"HTTP_HOST": host})
 

@@ -25,7 +25,7 @@ __all__ = ["BAD_PERCENT", "check_host", "normalized_path", "quote_query", "relat
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # NOTE: RFC 3986 reg-name or IP literal, then an optional port; no userinfo
 # ('localhost@evil.example'), no control bytes. No nested repetition: linear.
-_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?").fullmatch
+_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?").fullmatch
 # What a query keeps as it is in a URL the toolkit builds: RFC 3986 query
 # characters and existing %XX escapes; control bytes and spaces are escaped.
 _QUERY_SAFE = "/?:@!$&'()*+,;=%~-._"
@@ -57,7 +57,8 @@ def check_host(environ: WSGIEnvironment) -> None:
     """Refuse (400) a ``Host`` header that is not a host name or IP literal with
     an optional port: WebOb builds absolute URLs from it."""
     host = environ.get("HTTP_HOST")
-    if host is not None and not _HOST(host):
+    # NOTE: an empty Host is what a request without an authority sends (RFC 9112 3.2)
+    if host and not _HOST(host):
         shown = host[:100].encode("latin-1", "backslashreplace").decode("ascii", "replace")
         raise HTTPBadRequest(f"Host {shown!r} is not a host name with an optional port")
 
