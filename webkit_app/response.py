@@ -188,19 +188,21 @@ class Response(_WebObResponse):
         # json_body, status, content_type, charset, headers) are built here
         # as WebOb builds them, every header checked; tests/test_response_init.py
         # compares each with WebOb's own. Any other form goes to WebOb.
+        fast = headerlist is None and app_iter is None and conditional_response is None \
+            and self.__class__ is Response
         if json_body is not _UNSET:
             # PERF: Response(json_body=data) alone, the common JSON form, in one
             # step (json_body a named parameter: no keyword dict to read).
-            if body is None and status is None and headerlist is None and app_iter is None \
-                    and content_type is None and conditional_response is None \
-                    and charset is _UNSET and not kw and self.__class__ is Response:
+            if fast and body is None and status is None and content_type is None \
+                    and charset is _UNSET and not kw:
                 out = _webob_json(json_body)
                 _set_parts(self, "200 OK", _HeaderList((
                     ("Content-Type", "application/json"), ("Content-Length", str(len(out))))), [out])
                 return
             kw["json_body"] = json_body
-        if headerlist is None and app_iter is None and conditional_response is None \
-                and self.__class__ is Response:
+        elif fast and status is None and not kw and _fast_body(self, body, content_type, charset):
+            return  # PERF: Response(body, content_type=, charset=), the common form
+        if fast:
             parts = _fast_parts(body, status, content_type, charset, kw)
             if parts is not None:
                 _set_parts(self, *parts)
@@ -340,17 +342,8 @@ def _fast_parts(body: Any, status: Any, content_type: Any, charset: Any,
     ct = _fast_content_type(content_type, charset)
     if line is None or ct is None or (headers is not _UNSET and type(headers) not in (dict, list)):
         return None
+    body = _encoded(body, ct[1])
     if body is None:
-        body = b""
-    elif type(body) is str:
-        encoding = ct[1]
-        if not encoding:
-            return None  # NOTE: WebOb raises its TypeError (no charset to encode with)
-        try:
-            body = body.encode(encoding)
-        except (LookupError, UnicodeError):
-            return None  # NOTE: WebOb raises the same error
-    elif type(body) is not bytes:
         return None
     if headers is _UNSET:
         hl = _HeaderList((("Content-Type", ct[0]), ("Content-Length", str(len(body)))))
@@ -359,6 +352,34 @@ def _fast_parts(body: Any, status: Any, content_type: Any, charset: Any,
         for item in hl:
             check_header(*item)
     return line, hl, [body]
+
+
+def _fast_body(resp: Response, body: Any, content_type: Any, charset: Any) -> bool:
+    """Give ``resp`` the parts of ``Response(body, content_type=, charset=)``
+    (status 200, no headers given); ``False`` if WebOb must build it."""
+    ct = _fast_content_type(content_type, charset)
+    data = None if ct is None else _encoded(body, ct[1])
+    if data is None:
+        return False
+    _set_parts(resp, "200 OK", _HeaderList(
+        (("Content-Type", ct[0]), ("Content-Length", str(len(data))))), [data])  # type: ignore[index]
+    return True
+
+
+def _encoded(body: Any, encoding: str | None) -> bytes | None:
+    """``body`` as WebOb sends it (``b""`` for ``None``, a ``str`` encoded);
+    ``None`` where WebOb raises or converts (the error is WebOb's to raise)."""
+    kind = type(body)
+    if kind is bytes:
+        return body  # type: ignore[no-any-return]
+    if kind is str:
+        if not encoding:
+            return None  # NOTE: WebOb raises its TypeError (no charset to encode with)
+        try:
+            return body.encode(encoding)  # type: ignore[no-any-return]
+        except (LookupError, UnicodeError):
+            return None  # NOTE: WebOb raises the same error
+    return b"" if body is None else None
 
 
 def _fast_status(status: Any) -> str | None:
@@ -428,12 +449,12 @@ def _webob_json(data: Any) -> bytes:
     # without DEL; anything else goes to the json module.
     if _orjson_dumps is not None:
         # PERF: a flat dict of plain values (most bodies) is checked here,
-        # without a call per level.
+        # without a call per level; its keys need no check: orjson refuses any
+        # key that is not exactly a str (TypeError below), json converts them.
         same = False
         if type(data) is dict:
-            for key, value in data.items():
-                if type(key) is not str or (
-                        type(value) not in _PLAIN_JSON and not _orjson_same(value, 1)):
+            for value in data.values():
+                if type(value) not in _PLAIN_JSON and not _orjson_same(value, 1):
                     break
             else:
                 same = True
