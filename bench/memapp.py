@@ -32,7 +32,7 @@ MAX_BODY = 300 * 1024 * 1024
 def make_app() -> Callable:
     """The production-stacked ``App`` described above."""
     from webkit_app import App, json_response, stream, text_response
-    from webkit_app.demo.factory import wrap
+    from webkit_app.factory import wrap
 
     block = b"\x5a" * CHUNK
     app = App(max_body_size=MAX_BODY)

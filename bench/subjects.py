@@ -262,15 +262,19 @@ def _remove(path: str, pid: int) -> None:
 
 
 def production_config(**settings: Any) -> Any:
-    """The demo's production settings (debug off, a real secret)."""
-    from webkit_app.demo import Config
+    """The toolkit's production settings (debug off, a real secret, no CORS origins)."""
+    from webkit_app.settings import AppSettings
 
-    return Config(secret_key=SECRET_KEY, debug=False, **settings)
+    return AppSettings(secret_key=SECRET_KEY, debug=False, **settings)
 
 
 def build_webkit_stack() -> Callable:
-    """The same ``App`` behind the demo's production middleware stack."""
-    from webkit_app.demo.factory import wrap
+    """The same ``App`` behind the toolkit's production stack.
+
+    NOTE: ``webkit_app.factory.wrap`` (request_id, access_log, errors), not the
+    demo's wrap, which adds cross_origin and session (and basic_auth).
+    """
+    from webkit_app.factory import wrap
 
     access_sink()
     return wrap(build_webkit_app(), production_config())
@@ -293,7 +297,7 @@ def build_layers() -> dict[str, tuple[str, Callable]]:
     Each ``access_log`` writes through :func:`access_sink` (the stack's own
     sink) unless named "not written", where its logger is at WARNING.
     """
-    from webkit_app.demo.factory import layers, wrap
+    from webkit_app.factory import layers, wrap
     from webkit_app.middleware import access_log, errors, request_id, stack
 
     access_sink()
@@ -331,6 +335,20 @@ def one_access_record() -> Callable[[], None]:
     entry = _Entry(middleware._emit, environ, None)  # type: ignore[arg-type]
     entry.status, entry.nbytes = 200, len(HELLO)
     return lambda: middleware._emit(entry)
+
+
+def one_access_handle() -> Callable[[], None]:
+    """The stdlib's part of one access record: ``logger.handle`` of a ready
+    record (filters, the handler's lock, LogFormatter, FileHandler's write and
+    flush), through the stack's sink."""
+    from webkit_app.middleware._access_log import _FORMAT
+
+    access_sink()
+    logger = logging.getLogger(ACCESS_LOGGER)
+    args = ("127.0.0.1", "-", "02/Dec/2026:07:00:00 +0000", "GET", "/hello", "HTTP/1.1",
+            200, len(HELLO), "-", "bench/1.0", 0.012, "0" * 32)
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args, None)
+    return lambda: logger.handle(record)
 
 
 # -- the peers ----------------------------------------------------------------
