@@ -179,6 +179,8 @@ class _LoggedIter(IterProxy):
     """Count the body's bytes and write the record when it is done."""
 
     __slots__ = ("_entry",)
+    #: see :func:`~webkit_app.middleware._wsgi.runs_no_code`
+    runs_own_code_only = True
 
     def __init__(self, iterable: Iterable[bytes], entry: _Entry) -> None:
         self._entry = entry

@@ -199,9 +199,16 @@ class wsgify(_WebObWsgify):
 
 
 def runs_no_code(app_iter: Iterable[bytes]) -> bool:
-    """True for a body whose iteration runs no code and that has no ``close()``:
-    a list or tuple (a Response's body), which a proxy need not wrap."""
-    return app_iter.__class__ is list or app_iter.__class__ is tuple
+    """True for a body whose iteration runs no application code, which a
+    proxy need not wrap: a list or tuple (a Response's body), or a proxy whose
+    class sets ``runs_own_code_only`` (its own code needs no request context
+    and raises no application error) around such a body."""
+    cls = app_iter.__class__
+    if cls is list or cls is tuple:
+        return True
+    # NOTE: access_log's proxy: the record it writes carries the request id itself.
+    return getattr(cls, "runs_own_code_only", False) and runs_no_code(
+        app_iter._iterable)  # type: ignore[attr-defined]
 
 
 class IterProxy(CloseForwarder):
