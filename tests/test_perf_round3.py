@@ -179,3 +179,36 @@ def test_json_body_forms_equal_webobs(kw):
     ours, theirs = Response(**kw), webob.Response(**kw)
     assert (ours.status, ours.headerlist, ours.body) == (
         theirs.status, theirs.headerlist, theirs.body)
+
+
+def _logged_body(body):
+    def inner(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    return access_log(inner, logger=logging.getLogger("test.perf.access"))
+
+
+def test_request_id_passes_on_an_access_log_body_around_a_list():
+    """The access record carries the id itself: no per-chunk context needed."""
+    app = _logged_body([b"a", b"b"])
+    body = request_id(app)({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: None)
+    assert type(body).__name__ == "_LoggedIter"
+    assert list(body) == [b"a", b"b"]
+    body.close()
+
+
+def test_request_id_keeps_its_context_around_an_access_log_body_that_runs_code():
+    seen = []
+
+    def chunks():
+        seen.append(rid_module.current_request_id())
+        yield b"x"
+
+    app = _logged_body(chunks())
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
+    body = request_id(app)(environ, lambda *a: None)
+    assert type(body).__name__ == "_ContextIter"
+    assert list(body) == [b"x"]
+    body.close()
+    assert seen == [environ["webkit_app.request_id"]]
