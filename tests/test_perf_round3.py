@@ -212,3 +212,15 @@ def test_request_id_keeps_its_context_around_an_access_log_body_that_runs_code()
     assert list(body) == [b"x"]
     body.close()
     assert seen == [environ["webkit_app.request_id"]]
+
+
+@pytest.mark.parametrize(("values", "merged"), [
+    (("Accept",), "Accept"), ((" Accept ",), "Accept"), (("*",), "*"), (("",), ""),
+    (("a, b",), "a, b"), (("Accept, accept",), "Accept"), (["Accept"], "Accept"),
+    (("Accept", "Origin"), "Accept, Origin"),
+])
+def test_merge_vary_of_one_value_is_the_general_merge(values, merged):
+    from webkit_app.response import merge_vary
+
+    assert merge_vary(values) == merged
+    assert merge_vary(values, "Origin") == merge_vary([*values, "Origin"])

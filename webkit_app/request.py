@@ -87,6 +87,8 @@ def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
     """Split a Content-Type into its lower-cased media type and parameters."""
     if not value:
         return "", {}
+    if value == "application/json":  # PERF: the usual JSON request, as it is
+        return value, {}
     media, *rest = value.split(";")
     params = {}
     for item in rest:

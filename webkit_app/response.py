@@ -71,6 +71,9 @@ def merge_vary(values: Iterable[str], *names: str) -> str:
 
         merge_vary(["Accept, origin"], "Origin", "Cookie")  # 'Accept, origin, Cookie'
     """
+    # PERF: one value without a comma (an error page's "Accept") is its own merge.
+    if not names and type(values) is tuple and len(values) == 1 and "," not in values[0]:
+        return values[0].strip()
     tokens: list[str] = []
     seen: set[str] = set()
     for value in (*values, *names):
