@@ -88,7 +88,7 @@ docs-shots: docs
 # webkit_app: PYTHONPATH puts the unpacked folder ahead of the editable
 # install, and the first command fails if the import comes from elsewhere.
 SDIST_DIR := build/sdist-test
-sdist-test: $(STAMP)
+sdist-test: system-deps $(STAMP) $(VENV)/.servers
 	rm -rf $(SDIST_DIR) && mkdir -p $(SDIST_DIR)
 	$(BIN)/python -m build --sdist --outdir $(SDIST_DIR) .
 	tar -xzf $(SDIST_DIR)/*.tar.gz -C $(SDIST_DIR)
