@@ -324,7 +324,7 @@ def build_layers() -> dict[str, tuple[str, Callable]]:
 def one_access_record() -> Callable[[], None]:
     """Write one access record (an ``_emit`` call) through the stack's sink, no request."""
     from webkit_app.middleware import access_log
-    from webkit_app.middleware._access_log import _Entry
+    from webkit_app.middleware._access_log import _LoggedIter
 
     from .harness import WORKLOADS, environ_for
 
@@ -332,7 +332,7 @@ def one_access_record() -> Callable[[], None]:
     middleware = access_log(build_webkit_app())
     environ = environ_for(WORKLOADS[0])
     environ["webkit_app.request_id"] = "0" * 32
-    entry = _Entry(middleware._emit, environ, None)  # type: ignore[arg-type]
+    entry = _LoggedIter(middleware._emit, environ, None)  # type: ignore[arg-type]
     entry.status, entry.nbytes = 200, len(HELLO)
     return lambda: middleware._emit(entry)
 

@@ -136,14 +136,23 @@ def _process_name() -> str | None:
     return "MainProcess"
 
 
-class _Entry:
-    """The state of one request until its record is written."""
+class _LoggedIter(IterProxy):
+    """One request until its record is written: its status and byte count,
+    and then its body, whose bytes it counts; the record is written when the
+    body is done (exhausted, failed or closed).
+
+    PERF: one object per request (it wraps ``start_response`` first, the
+    body once the app returned it: :meth:`attach`).
+    """
 
     __slots__ = ("_emit", "environ", "wall", "start", "status", "nbytes", "_server_start",
                  "_write", "_done")
+    #: see :func:`~webkit_app.middleware._wsgi.runs_no_code`
+    runs_own_code_only = True
 
-    def __init__(self, emit: Callable[[_Entry], None], environ: WSGIEnvironment,
+    def __init__(self, emit: Callable[[_LoggedIter], None], environ: WSGIEnvironment,
                  start_response: StartResponse) -> None:
+        self._iterable = None
         self._emit = emit
         self.environ = environ
         self.wall = time.time()
@@ -153,6 +162,11 @@ class _Entry:
         self._server_start = start_response
         self._write: Callable[[bytes], object] | None = None
         self._done = False
+
+    def attach(self, iterable: Iterable[bytes]) -> _LoggedIter:
+        """Take the app's body (closed again if ``iter()`` of it fails)."""
+        IterProxy.__init__(self, iterable)
+        return self
 
     def start_response(self, status: str, headers: list[tuple[str, str]],
                        exc_info: OptExcInfo | None = None) -> Callable[[bytes], None]:
@@ -174,35 +188,23 @@ class _Entry:
             self.status = 500
         self._emit(self)
 
-
-class _LoggedIter(IterProxy):
-    """Count the body's bytes and write the record when it is done."""
-
-    __slots__ = ("_entry",)
-    #: see :func:`~webkit_app.middleware._wsgi.runs_no_code`
-    runs_own_code_only = True
-
-    def __init__(self, iterable: Iterable[bytes], entry: _Entry) -> None:
-        self._entry = entry
-        super().__init__(iterable)
-
     def __next__(self) -> bytes:
         try:
             chunk = next(self._it)
         except StopIteration:
-            self._entry.finish()
+            self.finish()
             raise
         except BaseException:
-            self._entry.finish(failed=True)
+            self.finish(failed=True)
             raise
-        self._entry.nbytes += len(chunk)
+        self.nbytes += len(chunk)
         return chunk
 
     def close(self) -> None:
         try:
             super().close()
         finally:
-            self._entry.finish()
+            self.finish()
 
 
 class AccessLog:
@@ -235,15 +237,15 @@ class AccessLog:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in self.exclude_paths:
             return self.app(environ, start_response)
-        entry = _Entry(self._emit, environ, start_response)
+        entry = _LoggedIter(self._emit, environ, start_response)
         try:
             app_iter = self.app(environ, entry.start_response)
         except BaseException:
             entry.finish(failed=True)
             raise
-        return _LoggedIter(app_iter, entry)
+        return entry.attach(app_iter)
 
-    def _emit(self, entry: _Entry) -> None:
+    def _emit(self, entry: _LoggedIter) -> None:
         logger = self.logger
         # PERF: nothing is formatted when access logging is switched off.
         if not logger.isEnabledFor(logging.INFO):
