@@ -143,3 +143,15 @@ def test_a_path_without_a_leading_slash_is_a_400_everywhere(path_info):
         assert res.json["detail"] == "The request path must start with '/'"
     with pytest.raises(webob.exc.HTTPBadRequest, match="must start with"):
         normalized_path({"PATH_INFO": path_info})
+
+
+def test_the_cache_of_checked_hosts_is_bounded():
+    from webkit_app import paths
+
+    for i in range(1000):
+        check_host({"HTTP_HOST": f"h{i}.example:{i}"})
+    check_host({"HTTP_HOST": "a" * 10_000})
+    assert len(paths._GOOD_HOSTS) <= paths._GOOD_HOSTS_MAX
+    assert all(len(h) <= 255 for h in paths._GOOD_HOSTS)
+    with pytest.raises(webob.exc.HTTPBadRequest, match="not a host name"):
+        check_host({"HTTP_HOST": "localhost@evil.example"})  # never cached as good

@@ -283,7 +283,11 @@ class App:
         return resp(environ, start_response)
 
     def _dispatch(self, environ: WSGIEnvironment) -> WSGIApplication:
-        path = normalized_path(environ)
+        path = environ.get("PATH_INFO") or "/"
+        # PERF: an ASCII path starting with '/' (almost every one) is already
+        # what normalized_path would return; the rest go through it.
+        if not (path.isascii() and path[0] == "/"):
+            path = normalized_path(environ)
         if "%" in path:  # NOTE: rare; a server left an invalid escape undecoded
             _check_raw_uri(environ)
         if self.allowed_hosts is not None:

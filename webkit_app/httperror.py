@@ -147,6 +147,8 @@ def render_error(
 
 def _with_vary_accept(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` with their ``Vary`` values merged into one, after ``Accept``."""
+    if not headers:  # PERF: a 404's, and most error pages'
+        return [("Vary", "Accept")]
     varies = [value for name, value in headers if name.lower() == "vary"]
     out = [(name, value) for name, value in headers if name.lower() != "vary"]
     out.append(("Vary", merge_vary(("Accept", *varies))))

@@ -26,6 +26,8 @@ BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # NOTE: RFC 3986 reg-name or IP literal, then an optional port; no userinfo
 # ('localhost@evil.example'), no control bytes. No nested repetition: linear.
 _HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?").fullmatch
+_GOOD_HOSTS: set[str] = set()
+_GOOD_HOSTS_MAX = 64
 # What a query keeps as it is in a URL the toolkit builds: RFC 3986 query
 # characters and existing %XX escapes; control bytes and spaces are escaped.
 _QUERY_SAFE = "/?:@!$&'()*+,;=%~-._"
@@ -57,10 +59,16 @@ def check_host(environ: WSGIEnvironment) -> None:
     """Refuse (400) a ``Host`` header that is not a host name or IP literal with
     an optional port: WebOb builds absolute URLs from it."""
     host = environ.get("HTTP_HOST")
-    # NOTE: an empty Host is what a request without an authority sends (RFC 9112 3.2)
-    if host and not _HOST(host):
-        shown = host[:100].encode("latin-1", "backslashreplace").decode("ascii", "replace")
-        raise HTTPBadRequest(f"Host {shown!r} is not a host name with an optional port")
+    # PERF: a server sees few distinct Hosts; the ones already checked are
+    # remembered (a bounded set of short keys: client data cannot grow it).
+    if not host or host in _GOOD_HOSTS:
+        return  # NOTE: an empty Host is what a request without an authority sends
+    if _HOST(host):
+        if len(_GOOD_HOSTS) < _GOOD_HOSTS_MAX and len(host) <= 255:
+            _GOOD_HOSTS.add(host)
+        return
+    shown = host[:100].encode("latin-1", "backslashreplace").decode("ascii", "replace")
+    raise HTTPBadRequest(f"Host {shown!r} is not a host name with an optional port")
 
 
 def quote_query(query: str) -> str:
