@@ -244,6 +244,10 @@ class Cluster:
                "SECRET_KEY": self.secret, "TRUSTED_PROXIES": HOST,
                "FILES_DIR": str(self.workdir / "files"), "POOL_SIZE": "4",
                "POOL_TIMEOUT": "3", "LOG_HEALTH_CHECKS": "0", "ACCESS_LOG": "",
+               # NOTE: gthread workers: requests waiting on the database (an
+               # outage) must not hold every worker, or /health/ready, queued
+               # behind them, would answer only after the database is back.
+               "THREADS": "4",
                "PYTHONPATH": str(ROOT), **self.extra_env}
         return env
 
