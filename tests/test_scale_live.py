@@ -105,6 +105,7 @@ def run_faults(cluster, traffic: Traffic, events: dict) -> None:
     at(DURATION / 2 - 1)
     events["pg_down"] = traffic.now()
     cluster.postgres.stop("fast")
+    events["pg_stopped"] = traffic.now()  # NOTE: a fast stop ends sessions over some ms
     time.sleep(2.0)
     cluster.postgres.start()
     events["pg_up"] = traffic.now()
@@ -123,9 +124,11 @@ def excused(record: dict, events: dict) -> str | None:
         return "503 during the outage"
     if record["start"] <= events["kill"] + 0.2 and record["end"] >= events["kill"]:
         return "in flight on the killed instance"
-    # NOTE: an export already streaming when PostgreSQL stops cannot become a
-    # 503 any more: its body is cut (ChunkedEncodingError), never a 500.
-    if record["status"] != 500 and record["start"] <= events["pg_down"] <= record["end"]:
+    # NOTE: an export already streaming while PostgreSQL stops (from the stop
+    # command until it returns) cannot become a 503 any more: its body is cut
+    # (ChunkedEncodingError), never a 500.
+    if record["status"] != 500 and record["start"] <= events["pg_stopped"] and \
+            record["end"] >= events["pg_down"]:
         return "in flight when PostgreSQL stopped"
     return None
 
